@@ -1,0 +1,156 @@
+"""`python -m pipeline build|demo-corpus ...`: the command line of the shard builder."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pipeline.clips import ClipSpec
+from pipeline.decode import EncodeOptions
+from pipeline.errors import ConfigError
+from pipeline.options import BuildOptions
+
+log = logging.getLogger("pipeline")
+
+
+def parse_size(text: str) -> int:
+    """'1G', '500M', '64k' or a plain number of bytes."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1G, 500M)") from exc
+
+
+def _build_parser(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser(
+        "build",
+        help="build WebDataset clip shards from a manifest",
+        description="Build WebDataset clip shards (format vatt-clips/1) from a manifest of videos. "
+        "Options not listed here are passed to Apache Beam (--runner, --direct_num_workers, "
+        "--project, --region, --temp_location, --sdk_container_image, Flink/Spark options...). "
+        "Re-running the same command on the same --output resumes.",
+    )
+    b.add_argument(
+        "--input", required=True, help="manifest: JSONL, CSV, Parquet, or a HowTo100M caption.json"
+    )
+    b.add_argument("--output", required=True, help="output root: a folder, gs://..., s3://...")
+    b.add_argument(
+        "--video-root", default=None, help="for a caption.json input: where {id}.mp4 are"
+    )
+    b.add_argument("--clip-seconds", type=float, default=3.2)
+    b.add_argument("--fps", type=float, default=10.0)
+    b.add_argument("--short-side", type=int, default=256)
+    b.add_argument("--sample-rate", type=int, default=48000)
+    b.add_argument("--neighbors", type=int, default=5, help="K captions nearest in time (MIL-NCE)")
+    b.add_argument("--max-clips-per-video", type=int, default=None)
+    b.add_argument(
+        "--clip-stride",
+        type=float,
+        default=None,
+        help="seconds between clip starts (default: clip length)",
+    )
+    b.add_argument(
+        "--val-fraction", type=float, default=0.1, help="share of whole videos in the val split"
+    )
+    b.add_argument(
+        "--shard-samples", type=int, default=1000, help="roll over after this many samples"
+    )
+    b.add_argument(
+        "--shard-bytes",
+        type=parse_size,
+        default=1 << 30,
+        help="roll over before this size (e.g. 1G)",
+    )
+    b.add_argument(
+        "--asr",
+        default="auto",
+        help="auto (captions, else pocketsphinx), none, pocketsphinx, whisper:<dir>",
+    )
+    b.add_argument("--crf", type=int, default=23, help="H.264 quality of the clips")
+    b.add_argument("--preset", default="veryfast", help="x264 preset of the clips")
+    b.add_argument(
+        "--ffmpeg-timeout", type=float, default=0.0, help="seconds per video (0: 60 + 4 x duration)"
+    )
+    b.add_argument("--max-video-seconds", type=float, default=4 * 3600.0)
+    b.add_argument("--max-video-bytes", type=parse_size, default=20 << 30)
+    b.add_argument("--keep-spill", action="store_true", help="keep the per-video tars under _work/")
+    b.add_argument(
+        "--progress-every", type=float, default=10.0, help="seconds between progress lines"
+    )
+
+
+def _options(a: argparse.Namespace) -> BuildOptions:
+    try:
+        clip = ClipSpec(
+            clip_seconds=a.clip_seconds,
+            fps=a.fps,
+            short_side=a.short_side,
+            sample_rate=a.sample_rate,
+            stride=a.clip_stride,
+            max_clips=a.max_clips_per_video,
+            neighbors=a.neighbors,
+        )
+        return BuildOptions(
+            clip=clip,
+            encode=EncodeOptions(crf=a.crf, preset=a.preset),
+            val_fraction=a.val_fraction,
+            shard_samples=a.shard_samples,
+            shard_bytes=a.shard_bytes,
+            asr=a.asr,
+            ffmpeg_timeout=a.ffmpeg_timeout,
+            max_video_seconds=a.max_video_seconds,
+            max_video_bytes=a.max_video_bytes,
+            keep_spill=a.keep_spill,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _build_parser(sub)
+    d = sub.add_parser("demo-corpus", help="write the embedded demo corpus (generated videos)")
+    d.add_argument("dir")
+    d.add_argument("--videos", type=int, default=40)
+    d.add_argument("--seed", type=int, default=0)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "build":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("apache_beam", "absl", "fsspec", "gcsfs", "s3fs", "botocore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # the local runner relays every worker warning (unparsed args, ...) through this logger
+    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+    try:
+        if args.command == "demo-corpus":
+            from pipeline.demo_corpus import write_demo_corpus
+
+            manifest = write_demo_corpus(args.dir, n_videos=args.videos, seed=args.seed)
+            print(f"demo corpus written: {manifest}")
+            return 0
+        from pipeline.build import build
+
+        summary = build(
+            args.input,
+            args.output,
+            _options(args),
+            beam_args=rest,
+            video_root=args.video_root,
+            progress_every=args.progress_every,
+        )
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(summary.lines()))
+    return 0

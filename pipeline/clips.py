@@ -1,0 +1,131 @@
+"""Clip planning: which windows of a video become samples, their frames, samples and text."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.captions import Segment
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """The geometry of every clip (the shard format's `fps`, `frames`, `samples`...)."""
+
+    clip_seconds: float = 3.2
+    fps: float = 10.0
+    short_side: int = 256
+    sample_rate: int = 48000
+    stride: float | None = None  # seconds between window starts; None = clip_seconds
+    max_clips: int | None = None  # per video; evenly spread over the video when it has more
+    neighbors: int = 5  # K, the MIL-NCE bag size
+
+    def __post_init__(self) -> None:
+        if self.clip_seconds <= 0 or self.fps <= 0 or self.sample_rate <= 0:
+            raise ValueError("clip_seconds, fps and sample_rate must be positive")
+        if self.frames < 1:
+            raise ValueError(f"clip of {self.clip_seconds}s at {self.fps} fps has no frame")
+        if self.short_side < 16 or self.short_side % 2:
+            raise ValueError(f"short_side must be an even number >= 16, got {self.short_side}")
+        if self.stride is not None and self.stride <= 0:
+            raise ValueError(f"clip stride must be positive, got {self.stride}")
+        if self.max_clips is not None and self.max_clips < 1:
+            raise ValueError(f"max clips per video must be >= 1, got {self.max_clips}")
+        if self.neighbors < 0:
+            raise ValueError(f"neighbors must be >= 0, got {self.neighbors}")
+
+    @property
+    def frames(self) -> int:
+        return int(round(self.clip_seconds * self.fps))
+
+    @property
+    def samples(self) -> int:
+        return int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def stride_frames(self) -> int:
+        return max(1, int(round((self.stride or self.clip_seconds) * self.fps)))
+
+
+@dataclass(frozen=True)
+class Window:
+    clip: int  # index among the video's clips, by start time
+    first_frame: int  # index into the constant-rate (spec.fps) frame stream from t=0
+    frames: int
+    fps: float
+    sample_rate: int
+    samples: int
+
+    @property
+    def start(self) -> float:
+        return self.first_frame / self.fps
+
+    @property
+    def end(self) -> float:
+        return (self.first_frame + self.frames) / self.fps
+
+    @property
+    def first_sample(self) -> int:
+        return int(round(self.start * self.sample_rate))
+
+
+def plan_windows(duration: float, spec: ClipSpec) -> list[Window]:
+    """Fixed windows of `spec.frames` frames every `spec.stride_frames`, inside the video.
+
+    Only whole windows are planned: the frame stream of a `duration`-second video at `fps`
+    holds floor(duration * fps) frames (a small tolerance absorbs float noise in durations).
+    """
+    available = int(math.floor(duration * spec.fps + 1e-6))
+    n = 0 if available < spec.frames else (available - spec.frames) // spec.stride_frames + 1
+    firsts = [i * spec.stride_frames for i in range(n)]
+    if spec.max_clips is not None and n > spec.max_clips:
+        m = spec.max_clips
+        # evenly spread: the first and the last window, and m-2 between them
+        picks = [0] if m == 1 else [round(j * (n - 1) / (m - 1)) for j in range(m)]
+        firsts = [firsts[i] for i in picks]
+    return [
+        Window(
+            clip=i,
+            first_frame=f,
+            frames=spec.frames,
+            fps=spec.fps,
+            sample_rate=spec.sample_rate,
+            samples=spec.samples,
+        )
+        for i, f in enumerate(firsts)
+    ]
+
+
+def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """Display size scaled so the short side is `short_side`; the long side rounded to even."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"bad frame size {width}x{height}")
+    if width <= height:
+        return short_side, max(2, int(round(height * short_side / width / 2)) * 2)
+    return max(2, int(round(width * short_side / height / 2)) * 2), short_side
+
+
+def overlapping(segments: list[Segment], start: float, end: float) -> list[Segment]:
+    """Captions that overlap [start, end) by more than zero time."""
+    return [s for s in segments if s.start < end and s.end > start]
+
+
+def nearest(segments: list[Segment], start: float, end: float, k: int) -> list[Segment]:
+    """The k captions nearest in time to the window, sorted by start (MIL-NCE positives).
+
+    Distance is the gap between caption and window (0 when they overlap); ties are broken by
+    the distance between centres, then by start time, so the choice is deterministic.
+    """
+    if k <= 0 or not segments:
+        return []
+    mid = (start + end) / 2
+
+    def rank(s: Segment) -> tuple[float, float, float]:
+        # rounded to the microsecond: float noise (8.0 - 6.4 vs 3.2 - 1.6) must not decide
+        gap = round(max(0.0, s.start - end, start - s.end), 6)
+        return (gap, round(abs((s.start + s.end) / 2 - mid), 6), s.start)
+
+    chosen = sorted(segments, key=rank)[:k]
+    return sorted(chosen, key=lambda s: (s.start, s.end))

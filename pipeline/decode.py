@@ -1,0 +1,310 @@
+"""Cut every clip of one video from a single ffmpeg decode pass.
+
+One ffmpeg process decodes the source once: its video goes through `fps` (constant rate from
+any input, variable frame rates included), `scale` (display rotation is applied by ffmpeg's
+autorotate before the filters) and out as raw yuv420p frames on stdout; its audio is mixed down
+to mono, resampled and written as float32 PCM on a second pipe (and, when ASR is needed, as
+16 kHz PCM to a local file). Python slices the two streams into the planned windows and
+encodes each clip (H.264 mp4, FLAC) in-process with PyAV. Memory holds the frames of the
+windows that are open (one clip, or a few when windows overlap), whatever the video's length.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from pipeline.clips import ClipSpec, Window, output_size
+from pipeline.errors import StageError
+from pipeline.ffmpeg_args import local_media_arg
+from pipeline.probe import Probe
+
+log = logging.getLogger(__name__)
+
+ASR_SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    crf: int = 23
+    preset: str = "veryfast"
+    ffmpeg_threads: int = 1  # parallelism comes from the runner's workers
+
+
+@dataclass
+class ClipMedia:
+    window: Window
+    width: int
+    height: int
+    mp4: bytes
+    flac: bytes | None
+    audio_padded: int  # samples of silence appended where the source audio ended early
+
+
+class _StderrTail(threading.Thread):
+    """Drains ffmpeg's stderr (so it never blocks on a full pipe) and keeps its last lines."""
+
+    def __init__(self, stream: io.BufferedReader) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.tail = b""
+
+    def run(self) -> None:
+        for chunk in iter(lambda: self.stream.read(4096), b""):
+            self.tail = (self.tail + chunk)[-2000:]
+
+    def text(self) -> str:
+        lines = self.tail.decode("utf-8", "replace").strip().splitlines()
+        return " | ".join(lines[-3:])
+
+
+class _AudioReader(threading.Thread):
+    """Reads float32 PCM from a pipe into a buffer that the clip cutter takes windows from.
+
+    It never blocks ffmpeg (the buffer is unbounded), so the two pipes cannot deadlock; the
+    cutter trims what no open window needs, so the buffer holds only the interleaving skew.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.buf = bytearray()
+        self.base = 0  # sample index of buf[0]
+        self.eof = False
+        self.cond = threading.Condition()
+
+    def run(self) -> None:
+        with os.fdopen(self.fd, "rb", buffering=0) as f:
+            while True:
+                chunk = f.read(1 << 16)
+                with self.cond:
+                    if not chunk:
+                        self.eof = True
+                        self.cond.notify_all()
+                        return
+                    self.buf += chunk
+                    self.cond.notify_all()
+
+    def take(self, first: int, n: int) -> tuple[np.ndarray, int]:
+        """Samples [first, first+n) as float32 and how many were padded with silence."""
+        end_byte = (first + n - self.base) * 4
+        with self.cond:
+            while len(self.buf) < end_byte and not self.eof:
+                self.cond.wait(timeout=1.0)
+            lo = max(0, (first - self.base) * 4)
+            data = bytes(self.buf[lo:end_byte])
+        out = np.zeros(n, dtype=np.float32)
+        got = np.frombuffer(data[: len(data) // 4 * 4], dtype=np.float32)
+        out[: len(got)] = got
+        return out, n - len(got)
+
+    def trim(self, keep_from: int) -> None:
+        with self.cond:
+            drop = min(len(self.buf) // 4, max(0, keep_from - self.base))
+            if drop:
+                del self.buf[: drop * 4]
+                self.base += drop
+
+
+def encode_mp4(
+    frames: list[bytes], width: int, height: int, fps: float, opts: EncodeOptions
+) -> bytes:
+    """Raw yuv420p frames -> H.264 mp4 bytes at a constant `fps`, no audio track."""
+    buf = io.BytesIO()
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = {
+            "crf": str(opts.crf),
+            "preset": opts.preset,
+            "threads": "1",
+        }
+        for i, raw in enumerate(frames):
+            plane = np.frombuffer(raw, dtype=np.uint8).reshape(height * 3 // 2, width)
+            frame = av.VideoFrame.from_ndarray(plane, format="yuv420p")
+            frame.pts, frame.time_base = i, 1 / rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def encode_flac(samples: np.ndarray, sample_rate: int) -> bytes:
+    """Mono float waveform in [-1, 1] -> 16-bit FLAC bytes."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype(np.int16)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="flac") as out:
+        stream = out.add_stream("flac", rate=sample_rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+        frame.sample_rate, frame.pts = sample_rate, 0
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def ffmpeg_command(
+    path: str,
+    probe: Probe,
+    spec: ClipSpec,
+    size: tuple[int, int],
+    until: float,
+    audio_fd: int | None,
+    asr_path: str | None,
+    opts: EncodeOptions,
+) -> list[str]:
+    """The one decode pass: raw frames on stdout, PCM on `audio_fd`, 16 kHz PCM to `asr_path`."""
+    width, height = size
+    fps = Fraction(spec.fps).limit_denominator(1001)
+    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
+    cmd += ["-threads", str(opts.ffmpeg_threads), "-t", f"{until:.3f}", "-i", local_media_arg(path)]
+    vf = f"fps=fps={fps}:start_time=0,scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p"
+    cmd += ["-map", "0:v:0", "-filter_threads", "1", "-vf", vf, "-f", "rawvideo", "pipe:1"]
+    resample = "aresample={rate}:async=1:first_pts=0"
+    if audio_fd is not None:
+        af = resample.format(rate=spec.sample_rate)
+        cmd += ["-map", "0:a:0", "-af", af, "-ac", "1", "-f", "f32le", f"pipe:{audio_fd}"]
+    if asr_path is not None:
+        af = resample.format(rate=ASR_SAMPLE_RATE)
+        cmd += [
+            "-map",
+            "0:a:0",
+            "-af",
+            af,
+            "-ac",
+            "1",
+            "-f",
+            "s16le",
+            "-y",
+            local_media_arg(asr_path),
+        ]
+    return cmd
+
+
+def _read_exact(stream: io.BufferedReader, buf: bytearray) -> bool:
+    view, got = memoryview(buf), 0
+    while got < len(buf):
+        n = stream.readinto(view[got:])
+        if not n:
+            return False
+        got += n
+    return True
+
+
+def cut_clips(
+    path: str,
+    source: str,
+    probe: Probe,
+    windows: list[Window],
+    spec: ClipSpec,
+    opts: EncodeOptions = EncodeOptions(),
+    timeout: float = 600.0,
+    asr_path: str | None = None,
+) -> Iterator[ClipMedia]:
+    """Yield the clips of `windows` (sorted by start) from one ffmpeg pass over `path`.
+
+    Raises StageError("decode") after yielding what it could when ffmpeg fails, times out or
+    the stream ends before the last window; the message says how many clips were lost.
+    """
+    if not windows:
+        return
+    size = output_size(probe.width, probe.height, spec.short_side)
+    width, height = size
+    frame_bytes = width * height * 3 // 2
+    until = windows[-1].end + 0.5
+    audio_r = audio_w = None
+    if probe.has_audio:
+        audio_r, audio_w = os.pipe()
+    cmd = ffmpeg_command(
+        path, probe, spec, size, until, audio_w, asr_path if probe.has_audio else None, opts
+    )
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(audio_w,) if audio_w is not None else (),
+        bufsize=1 << 20,
+    )
+    if audio_w is not None:
+        os.close(audio_w)
+    killed = threading.Event()
+
+    def on_timeout() -> None:
+        killed.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, on_timeout)
+    timer.daemon = True
+    timer.start()
+    stderr = _StderrTail(proc.stderr)
+    stderr.start()
+    audio = _AudioReader(audio_r) if audio_r is not None else None
+    if audio is not None:
+        audio.start()
+    done = 0
+    started = time.monotonic()
+    try:
+        pending = list(windows)
+        open_frames: dict[int, list[bytes]] = {}
+        scratch = bytearray(frame_bytes)
+        last_needed = windows[-1].first_frame + windows[-1].frames
+        idx = 0
+        while pending and idx < last_needed:
+            needed = any(w.first_frame <= idx < w.first_frame + w.frames for w in pending)
+            buf = bytearray(frame_bytes) if needed else scratch
+            if not _read_exact(proc.stdout, buf):
+                break
+            if needed:
+                raw = bytes(buf)
+                for w in pending:
+                    if w.first_frame <= idx < w.first_frame + w.frames:
+                        open_frames.setdefault(w.clip, []).append(raw)
+            idx += 1
+            while pending and len(open_frames.get(pending[0].clip, ())) == pending[0].frames:
+                w = pending.pop(0)
+                frames = open_frames.pop(w.clip)
+                mp4 = encode_mp4(frames, width, height, spec.fps, opts)
+                flac, padded = None, 0
+                if audio is not None:
+                    pcm, padded = audio.take(w.first_sample, w.samples)
+                    flac = encode_flac(pcm, spec.sample_rate)
+                    audio.trim(pending[0].first_sample if pending else w.first_sample + w.samples)
+                done += 1
+                yield ClipMedia(w, width, height, mp4, flac, padded)
+        # drain what is left (at most `until` - last end = 0.5 s) so the ASR file is whole
+        while proc.stdout.readinto(scratch):
+            pass
+        proc.wait(timeout=max(1.0, timeout - (time.monotonic() - started)))
+    except subprocess.TimeoutExpired:
+        on_timeout()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stderr.join(timeout=5)
+        if audio is not None:
+            audio.join(timeout=5)
+    if done < len(windows):
+        lost = len(windows) - done
+        if killed.is_set():
+            why = f"ffmpeg timed out after {timeout:.0f}s"
+        elif proc.returncode not in (0, None) and stderr.text():
+            why = f"ffmpeg failed ({stderr.text()})"
+        else:
+            why = f"the video stream ended at frame {idx} at {spec.fps:g} fps"
+        raise StageError("decode", f"{source}: {why}; {lost} of {len(windows)} clips lost")

@@ -1,0 +1,158 @@
+"""Object storage through fsspec URIs: a folder, file://, gs:// (gcsfs), s3:// (s3fs).
+
+Everything the pipeline writes goes through `open_atomic`, so a file appears under its final
+name only when complete: on a local filesystem it is written under a temporary name and
+renamed; on object stores an object becomes visible only when its upload finishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import IO
+
+if os.environ.get("STORAGE_EMULATOR_HOST"):
+    # gcsfs probes for gRPC/HNS support on every call unless told not to (60 s against an emulator)
+    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+import fsspec  # noqa: E402
+from fsspec.core import url_to_fs  # noqa: E402
+
+from pipeline.errors import StageError  # noqa: E402
+
+
+def fs_for(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem and the path inside it; gcsfs talks to an emulator anonymously."""
+    kwargs = {}
+    if uri.startswith(("gs://", "gcs://")) and os.environ.get("STORAGE_EMULATOR_HOST"):
+        kwargs["token"] = "anon"
+    return url_to_fs(uri, **kwargs)
+
+
+def is_local(uri: str) -> bool:
+    return "://" not in uri or uri.startswith("file://")
+
+
+def join(uri: str, *parts: str) -> str:
+    out = uri.rstrip("/")
+    for p in parts:
+        out += "/" + p.strip("/")
+    return out
+
+
+def exists(uri: str) -> bool:
+    fs, path = fs_for(uri)
+    return fs.exists(path)
+
+
+def read_bytes(uri: str) -> bytes:
+    fs, path = fs_for(uri)
+    with fs.open(path, "rb") as f:
+        return f.read()
+
+
+def list_names(uri: str, suffix: str = "") -> list[str]:
+    """Names (not paths) of the files directly in folder `uri` ending in `suffix`; [] if none."""
+    fs, path = fs_for(uri)
+    try:
+        entries = fs.ls(path, detail=False)
+    except FileNotFoundError:
+        return []
+    names = [e.rstrip("/").rsplit("/", 1)[-1] for e in entries]
+    return sorted(n for n in names if n.endswith(suffix) and ".tmp-" not in n)
+
+
+@contextlib.contextmanager
+def open_atomic(uri: str) -> Iterator[IO[bytes]]:
+    """Write `uri` so that it exists under its name only once complete (and never half)."""
+    fs, path = fs_for(uri)
+    if is_local(uri):
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            with open(tmp, "wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return
+    # object stores: the upload commits on close(); an exception aborts it (nothing visible)
+    f = fs.open(path, "wb")
+    try:
+        yield f
+    except BaseException:
+        if hasattr(f, "discard"):
+            with contextlib.suppress(Exception):
+                f.discard()
+        raise
+    f.close()
+
+
+def remove_stale_temporaries(uri: str) -> int:
+    """Delete the temporary files a killed run left under a local `uri`; returns how many."""
+    if not is_local(uri):
+        return 0  # object stores never show an unfinished upload
+    _, root = fs_for(uri)
+    n = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if ".tmp-" in name:
+                os.remove(os.path.join(dirpath, name))
+                n += 1
+    return n
+
+
+def write_atomic(uri: str, data: bytes) -> None:
+    with open_atomic(uri) as f:
+        f.write(data)
+
+
+def remove(uri: str) -> None:
+    fs, path = fs_for(uri)
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm(path, recursive=True)
+
+
+@contextlib.contextmanager
+def local_copy(uri: str, max_bytes: int, source: str | None = None) -> Iterator[str]:
+    """A local path for `uri`: the file itself when local, else a streamed temporary copy.
+
+    Raises StageError("fetch") when it is missing, unreadable, empty, or larger than max_bytes.
+    """
+    source = source or uri
+    try:
+        fs, path = fs_for(uri)
+        info = fs.info(path)
+    except FileNotFoundError as exc:
+        raise StageError("fetch", f"{source}: no such file") from exc
+    except Exception as exc:  # noqa: BLE001 - any storage error is this input's failure
+        raise StageError("fetch", f"{source}: cannot read ({type(exc).__name__}: {exc})") from exc
+    if info.get("type") == "directory":
+        raise StageError("fetch", f"{source}: is a directory, not a video file")
+    size = int(info.get("size") or 0)
+    if size == 0:
+        raise StageError("fetch", f"{source}: empty file (0 bytes)")
+    if size > max_bytes:
+        raise StageError("fetch", f"{source}: {size} bytes, over the limit of {max_bytes}")
+    if is_local(uri):
+        yield path
+        return
+    tmpdir = tempfile.mkdtemp(prefix="vatt-fetch-")
+    try:
+        local = os.path.join(tmpdir, "source")
+        try:
+            with fs.open(path, "rb") as src, open(local, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 22)
+        except Exception as exc:  # noqa: BLE001
+            raise StageError("fetch", f"{source}: download failed ({exc})") from exc
+        yield local
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)

@@ -1,0 +1,276 @@
+"""One source video -> its clip samples (a per-video tar under _work/) and a commit record.
+
+This is the unit of work and of resume: a video whose record exists is done (in the shards or
+in the failures), and is not decoded again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+from pipeline import asr, storage
+from pipeline.captions import CaptionError, Segment, load_captions, segments_from_json_obj
+from pipeline.clips import nearest, overlapping, plan_windows
+from pipeline.decode import ASR_SAMPLE_RATE, cut_clips
+from pipeline.errors import StageError
+from pipeline.keys import clip_key, split_for
+from pipeline.options import SCHEMA, BuildOptions
+from pipeline.probe import Probe, probe
+from pipeline.tars import SampleTarWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Failure:
+    source: str
+    line: int
+    video_id: str
+    stage: str
+    error: str
+    clips_lost: int = 0
+
+
+@dataclass
+class VideoRecord:
+    """What became of one manifest row; written as `_work/videos/{video_id}.json`."""
+
+    video_id: str
+    line: int
+    source: str
+    split: str
+    clips: int = 0
+    bytes: int = 0
+    duration: float = 0.0  # seconds of source video covered by the plan (0 when it failed)
+    text_source: str = "none"
+    spill: str | None = None  # per-video tar, relative to OUTPUT
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0  # wall time spent
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> VideoRecord:
+        d = json.loads(data)
+        d["failures"] = [Failure(**f) for f in d.get("failures", [])]
+        return cls(**d)
+
+
+def record_uri(output: str, video_id: str) -> str:
+    return storage.join(output, "_work", "videos", f"{video_id}.json")
+
+
+def spill_name(video_id: str) -> str:
+    return f"_work/videos/{video_id}.tar"
+
+
+def _captions_for(row: dict, duration: float, opts: BuildOptions) -> tuple[list[Segment], str]:
+    cap = row.get("captions")
+    if cap is None:
+        return [], "none"
+    try:
+        if isinstance(cap, dict):
+            from pipeline.captions import clean_segments
+
+            segs, fmt = (
+                clean_segments(segments_from_json_obj(cap, row["video"]), duration),
+                "howto100m",
+            )
+        else:
+            segs, fmt = load_captions(cap, duration)
+    except CaptionError as exc:
+        raise StageError("captions", str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise StageError("captions", f"{cap}: cannot read captions ({exc})") from exc
+    if len(segs) > opts.max_caption_cues:
+        raise StageError(
+            "captions",
+            f"{cap}: {len(segs)} caption cues, over the limit of {opts.max_caption_cues}",
+        )
+    return segs, f"captions:{fmt}"
+
+
+def _check_limits(p: Probe, source: str, opts: BuildOptions) -> None:
+    if p.duration > opts.max_video_seconds:
+        raise StageError(
+            "probe",
+            f"{source}: {p.duration:.0f}s long, over the limit of {opts.max_video_seconds:.0f}s",
+        )
+    if p.width * p.height > opts.max_video_pixels:
+        raise StageError(
+            "probe",
+            f"{source}: {p.width}x{p.height} frames, over the limit of {opts.max_video_pixels} pixels",
+        )
+
+
+def _sample(
+    key: str,
+    clip,
+    media,
+    row: dict,
+    p: Probe,
+    segs: list[Segment],
+    text_source: str,
+    opts: BuildOptions,
+) -> dict:
+    w = clip
+    inside = overlapping(segs, w.start, w.end)
+    near = nearest(segs, w.start, w.end, opts.clip.neighbors)
+    text = " ".join(s.text for s in inside)
+    meta = {
+        "schema": SCHEMA,
+        "key": key,
+        "video_id": row["video_id"],
+        "clip": w.clip,
+        "source": row["video"],
+        "start": round(w.start, 6),
+        "end": round(w.end, 6),
+        "fps": opts.clip.fps,
+        "frames": w.frames,
+        "width": media.width,
+        "height": media.height,
+        "sample_rate": opts.clip.sample_rate,
+        "samples": w.samples,
+        "has_audio": media.flac is not None,
+        "audio_padded": media.audio_padded,
+        "text_source": text_source,
+        "segments": [asdict(s) for s in inside],
+        "neighbors": [asdict(s) for s in near],
+        "probe": p.to_dict(),
+        "meta": row.get("meta") or {},
+    }
+    sample = {
+        "__key__": key,
+        "mp4": media.mp4,
+        "txt": text.encode("utf-8"),
+        "json": json.dumps(meta, sort_keys=True).encode("utf-8"),
+    }
+    if media.flac is not None:
+        sample["flac"] = media.flac
+    return sample
+
+
+def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
+    """Decode one manifest row's video into a per-video tar; every failure becomes a record row."""
+    t0 = time.monotonic()
+    vid, source = row["video_id"], row["video"]
+    rec = VideoRecord(
+        video_id=vid, line=int(row["line"]), source=source, split=split_for(vid, opts.val_fraction)
+    )
+
+    def fail(stage: str, error: str, lost: int = 0) -> None:
+        rec.failures.append(Failure(source, rec.line, vid, stage, error, lost))
+
+    tmpdir = tempfile.mkdtemp(prefix="vatt-video-")
+    try:
+        with storage.local_copy(source, opts.max_video_bytes) as path:
+            p = probe(path, source)
+            _check_limits(p, source, opts)
+            windows = plan_windows(p.duration, opts.clip)
+            if not windows:
+                raise StageError(
+                    "plan",
+                    f"{source}: {p.duration:.2f}s, shorter than one clip ({opts.clip.clip_seconds}s)",
+                )
+            try:
+                segs, text_source = _captions_for(row, p.duration, opts)
+            except StageError as exc:  # the video still yields clips; its text comes from ASR
+                fail(exc.stage, exc.message)
+                segs, text_source = [], "none"
+            engine = (
+                asr.engine_name_for(opts.asr) if not segs and row.get("captions") is None else None
+            )
+            if engine and opts.asr == "auto" and not p.has_audio:
+                engine = None
+            asr_pcm = os.path.join(tmpdir, "asr.s16le") if engine else None
+            # decode once: clip media spill to local files so memory stays flat
+            done = []
+            until = windows[-1].end
+            try:
+                for media in cut_clips(
+                    path,
+                    source,
+                    p,
+                    windows,
+                    opts.clip,
+                    opts.encode,
+                    opts.timeout_for(until),
+                    asr_pcm,
+                ):
+                    base = os.path.join(tmpdir, f"{media.window.clip:05d}")
+                    with open(base + ".mp4", "wb") as f:
+                        f.write(media.mp4)
+                    if media.flac is not None:
+                        with open(base + ".flac", "wb") as f:
+                            f.write(media.flac)
+                    media.mp4, media.flac = b"", (b"" if media.flac is not None else None)
+                    done.append(media)
+            except StageError as exc:
+                fail(exc.stage, exc.message, len(windows) - len(done))
+            if engine and asr_pcm and os.path.exists(asr_pcm) and done:
+                try:
+                    segs = asr.transcribe(engine, asr_pcm, ASR_SAMPLE_RATE, source)
+                    text_source = f"asr:{engine}"
+                except StageError as exc:
+                    fail(exc.stage, exc.message)
+            if not done:
+                return rec
+            spill_local = os.path.join(tmpdir, "spill.tar")
+            total = 0
+            with open(spill_local, "wb") as f, SampleTarWriter(f) as tw:
+                for media in done:
+                    base = os.path.join(tmpdir, f"{media.window.clip:05d}")
+                    with open(base + ".mp4", "rb") as m:
+                        media.mp4 = m.read()
+                    if media.flac is not None:
+                        with open(base + ".flac", "rb") as m:
+                            media.flac = m.read()
+                    key = clip_key(vid, media.window.clip)
+                    sample = _sample(key, media.window, media, row, p, segs, text_source, opts)
+                    total += sum(len(v) for k, v in sample.items() if k != "__key__")
+                    tw.write(sample)
+            with (
+                open(spill_local, "rb") as src,
+                storage.open_atomic(storage.join(output, spill_name(vid))) as dst,
+            ):
+                shutil.copyfileobj(src, dst, 1 << 22)
+            rec.clips, rec.bytes, rec.spill = len(done), total, spill_name(vid)
+            rec.duration = round(sum(m.window.end - m.window.start for m in done), 3)
+            rec.text_source = text_source
+    except StageError as exc:
+        fail(exc.stage, exc.message)
+    except Exception as exc:  # noqa: BLE001 - a bad input never stops the job
+        log.exception("unexpected error on %s", source)
+        fail("decode", f"{source}: unexpected {type(exc).__name__}: {exc}")
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        rec.seconds = round(time.monotonic() - t0, 3)
+    return rec
+
+
+def iter_spill_samples(output: str, spill: str) -> Iterator[dict]:
+    """Stream the samples of one per-video tar, in key order, one sample in memory at a time."""
+    fs, path = storage.fs_for(storage.join(output, spill))
+    with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tar:
+        current: dict | None = None
+        for m in tar:
+            if not m.isfile():
+                continue
+            key, ext = m.name.split(".", 1)
+            if current is not None and current["__key__"] != key:
+                yield current
+                current = None
+            if current is None:
+                current = {"__key__": key}
+            current[ext] = tar.extractfile(m).read()
+        if current is not None:
+            yield current
