@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $(STAMP)
 
 test: setup
+	bash scripts/setup.sh --test
 	$(PY) -m pytest -q -ra tests
 
 lint: setup

@@ -1,4 +1,4 @@
-"""`python -m pipeline build|demo-corpus ...`: the command line of the shard builder."""
+"""`python -m pipeline build|demo-corpus|inspect|report ...`: the command line of the shard builder."""
 
 from __future__ import annotations
 
@@ -84,6 +84,42 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _view_parsers(sub: argparse._SubParsersAction) -> None:
+    i = sub.add_parser("inspect", help="contact sheet PNG: frames, waveform, text, neighbours")
+    i.add_argument("output", help="a built dataset: a folder, gs://..., s3://...")
+    pick = i.add_mutually_exclusive_group()
+    pick.add_argument("--key", default=None, help="the clip with this key")
+    pick.add_argument(
+        "--sample", type=int, default=1, help="N clips at random (one per video first)"
+    )
+    i.add_argument("--split", default=None, help="only clips of this split")
+    i.add_argument("--frames", type=int, default=8, help="frames shown per clip")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--out", required=True, help="PNG to write")
+    r = sub.add_parser("report", help="self-contained HTML report of a built dataset")
+    r.add_argument("output", help="a built dataset: a folder, gs://..., s3://...")
+    r.add_argument("--out", required=True, help="HTML file to write")
+    r.add_argument("--max-shards", type=int, default=16, help="shards read for per-sample stats")
+    r.add_argument("--sheets", type=int, default=4, help="contact sheets shown")
+
+
+def _view(a: argparse.Namespace) -> int:
+    # imported here: matplotlib costs a second that `build` does not need
+    if a.command == "inspect":
+        from pipeline.inspect import SheetConfig, write_contact_sheet
+
+        sheet = write_contact_sheet(
+            a.output, a.out, a.key, a.sample, a.split, a.seed, SheetConfig(frames=a.frames)
+        )
+        print(f"contact sheet of {', '.join(sheet.keys)} ({sheet.width}x{sheet.height}): {a.out}")
+        return 0
+    from pipeline.report import ReportConfig, summarize, write_report
+
+    print(summarize(write_report(a.output, a.out, ReportConfig(a.max_shards, a.sheets))))
+    print(f"report written: {a.out}")
+    return 0
+
+
 def _options(a: argparse.Namespace) -> BuildOptions:
     try:
         clip = ClipSpec(
@@ -120,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("dir")
     d.add_argument("--videos", type=int, default=40)
     d.add_argument("--seed", type=int, default=0)
+    _view_parsers(sub)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "build":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -139,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             manifest = write_demo_corpus(args.dir, n_videos=args.videos, seed=args.seed)
             print(f"demo corpus written: {manifest}")
             return 0
+        if args.command in ("inspect", "report"):
+            return _view(args)
         from pipeline.build import build
 
         summary = build(

@@ -44,8 +44,15 @@ def join(uri: str, *parts: str) -> str:
     return out
 
 
-def exists(uri: str) -> bool:
+def _fresh(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """fs_for, with fsspec's listing cache dropped for the path: other workers write here."""
     fs, path = fs_for(uri)
+    fs.invalidate_cache(path)
+    return fs, path
+
+
+def exists(uri: str) -> bool:
+    fs, path = _fresh(uri)
     return fs.exists(path)
 
 
@@ -57,7 +64,7 @@ def read_bytes(uri: str) -> bytes:
 
 def list_names(uri: str, suffix: str = "") -> list[str]:
     """Names (not paths) of the files directly in folder `uri` ending in `suffix`; [] if none."""
-    fs, path = fs_for(uri)
+    fs, path = _fresh(uri)
     try:
         entries = fs.ls(path, detail=False)
     except FileNotFoundError:
@@ -116,9 +123,10 @@ def write_atomic(uri: str, data: bytes) -> None:
 
 
 def remove(uri: str) -> None:
-    fs, path = fs_for(uri)
+    """Delete one file (no error when it is already gone)."""
+    fs, path = _fresh(uri)
     with contextlib.suppress(FileNotFoundError):
-        fs.rm(path, recursive=True)
+        fs.rm_file(path)
 
 
 @contextlib.contextmanager

@@ -3,9 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `setup.sh --test` also installs what only the tests need (headless Chromium for the report test)
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need_apt[*]} with apt-get"
@@ -17,6 +21,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "  or 'brew install ffmpeg espeak-ng' (macOS)" >&2
     exit 1
   fi
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  exit 0
 fi
 
 if [ ! -x .venv/bin/python ]; then

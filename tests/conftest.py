@@ -40,3 +40,43 @@ def gcs_emulator():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A moto S3 server on loopback with bucket `vatt-test`; yields the env a subprocess needs."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "test-key-id",
+        "AWS_SECRET_ACCESS_KEY": "test-secret-never-written",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        import s3fs
+
+        s3fs.S3FileSystem().mkdir("vatt-test")
+        yield env
+    finally:
+        server.stop()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(params=["gs", "s3"])
+def bucket(request):
+    """(URI prefix of an empty-ish bucket, env for subprocesses) for each object store."""
+    if request.param == "gs":
+        env = request.getfixturevalue("gcs_emulator")
+    else:
+        env = request.getfixturevalue("s3_server")
+    return f"{request.param}://vatt-test", env
