@@ -78,6 +78,10 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--max-video-seconds", type=float, default=4 * 3600.0)
     b.add_argument("--max-video-bytes", type=parse_size, default=20 << 30)
+    b.add_argument(
+        "--max-video-pixels", type=int, default=7680 * 4320, help="frame area limit (8K)"
+    )
+    b.add_argument("--max-caption-cues", type=int, default=100_000, help="cues per captions file")
     b.add_argument("--keep-spill", action="store_true", help="keep the per-video tars under _work/")
     b.add_argument(
         "--progress-every", type=float, default=10.0, help="seconds between progress lines"
@@ -141,6 +145,8 @@ def _options(a: argparse.Namespace) -> BuildOptions:
             ffmpeg_timeout=a.ffmpeg_timeout,
             max_video_seconds=a.max_video_seconds,
             max_video_bytes=a.max_video_bytes,
+            max_video_pixels=a.max_video_pixels,
+            max_caption_cues=a.max_caption_cues,
             keep_spill=a.keep_spill,
         )
     except ValueError as exc:

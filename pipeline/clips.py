@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -107,25 +108,60 @@ def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(2, int(round(width * short_side / height / 2)) * 2), short_side
 
 
+class CaptionIndex:
+    """The captions of one video, indexed so each clip's lookups cost O(log n + matches).
+
+    A video with many thousands of tiny cues and thousands of clips stays fast: candidates
+    come from a bisect on start times (a caption starting more than `max_len` before a
+    window cannot reach it).
+    """
+
+    def __init__(self, segments: list[Segment]) -> None:
+        self.segs = sorted(segments, key=lambda s: (s.start, s.end))
+        self.starts = [s.start for s in self.segs]
+        self.max_len = max((s.end - s.start for s in self.segs), default=0.0)
+
+    def _between(self, lo: float, hi: float) -> list[Segment]:
+        """Captions that start in [lo - max_len, hi]."""
+        a = bisect.bisect_left(self.starts, lo - self.max_len)
+        b = bisect.bisect_right(self.starts, hi)
+        return self.segs[a:b]
+
+    def overlapping(self, start: float, end: float) -> list[Segment]:
+        """Captions that overlap [start, end) by more than zero time, by start."""
+        return [s for s in self._between(start, end) if s.start < end and s.end > start]
+
+    def nearest(self, start: float, end: float, k: int) -> list[Segment]:
+        """The k captions nearest in time to the window, sorted by start (MIL-NCE positives).
+
+        Distance is the gap between caption and window (0 when they overlap); ties are broken
+        by the distance between centres, then by start time, so the choice is deterministic.
+        """
+        if k <= 0 or not self.segs:
+            return []
+        mid = (start + end) / 2
+
+        def rank(s: Segment) -> tuple[float, float, float]:
+            # rounded to the microsecond: float noise (8.0 - 6.4 vs 3.2 - 1.6) must not decide
+            gap = round(max(0.0, s.start - end, start - s.end), 6)
+            return (gap, round(abs((s.start + s.end) / 2 - mid), 6), s.start)
+
+        radius = max(end - start, 1.0)
+        while True:
+            cands = self._between(start - radius, end + radius)
+            within = [s for s in cands if rank(s)[0] <= radius]
+            if len(within) >= k or len(cands) == len(self.segs):
+                # every caption not in `cands` is more than `radius` away: the top k are here
+                chosen = sorted(within if len(within) >= k else cands, key=rank)[:k]
+                return sorted(chosen, key=lambda s: (s.start, s.end))
+            radius *= 4
+
+
 def overlapping(segments: list[Segment], start: float, end: float) -> list[Segment]:
     """Captions that overlap [start, end) by more than zero time."""
-    return [s for s in segments if s.start < end and s.end > start]
+    return CaptionIndex(segments).overlapping(start, end)
 
 
 def nearest(segments: list[Segment], start: float, end: float, k: int) -> list[Segment]:
-    """The k captions nearest in time to the window, sorted by start (MIL-NCE positives).
-
-    Distance is the gap between caption and window (0 when they overlap); ties are broken by
-    the distance between centres, then by start time, so the choice is deterministic.
-    """
-    if k <= 0 or not segments:
-        return []
-    mid = (start + end) / 2
-
-    def rank(s: Segment) -> tuple[float, float, float]:
-        # rounded to the microsecond: float noise (8.0 - 6.4 vs 3.2 - 1.6) must not decide
-        gap = round(max(0.0, s.start - end, start - s.end), 6)
-        return (gap, round(abs((s.start + s.end) / 2 - mid), 6), s.start)
-
-    chosen = sorted(segments, key=rank)[:k]
-    return sorted(chosen, key=lambda s: (s.start, s.end))
+    """The k captions nearest in time to the window (see CaptionIndex.nearest)."""
+    return CaptionIndex(segments).nearest(start, end, k)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from pipeline import asr, storage
 from pipeline.captions import CaptionError, Segment, load_captions, segments_from_json_obj
-from pipeline.clips import nearest, overlapping, plan_windows
+from pipeline.clips import CaptionIndex, plan_windows
 from pipeline.decode import ASR_SAMPLE_RATE, cut_clips
 from pipeline.errors import StageError
 from pipeline.keys import clip_key, split_for
@@ -103,7 +103,7 @@ def _check_limits(p: Probe, source: str, opts: BuildOptions) -> None:
     if p.duration > opts.max_video_seconds:
         raise StageError(
             "probe",
-            f"{source}: {p.duration:.0f}s long, over the limit of {opts.max_video_seconds:.0f}s",
+            f"{source}: {p.duration:.1f}s long, over the limit of {opts.max_video_seconds:g}s",
         )
     if p.width * p.height > opts.max_video_pixels:
         raise StageError(
@@ -118,13 +118,13 @@ def _sample(
     media,
     row: dict,
     p: Probe,
-    segs: list[Segment],
+    segs: CaptionIndex,
     text_source: str,
     opts: BuildOptions,
 ) -> dict:
     w = clip
-    inside = overlapping(segs, w.start, w.end)
-    near = nearest(segs, w.start, w.end, opts.clip.neighbors)
+    inside = segs.overlapping(w.start, w.end)
+    near = segs.nearest(w.start, w.end, opts.clip.neighbors)
     text = " ".join(s.text for s in inside)
     meta = {
         "schema": SCHEMA,
@@ -183,7 +183,7 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
                 )
             try:
                 segs, text_source = _captions_for(row, p.duration, opts)
-            except StageError as exc:  # the video still yields clips; its text comes from ASR
+            except StageError as exc:  # reported; the video still yields clips, without text
                 fail(exc.stage, exc.message)
                 segs, text_source = [], "none"
             engine = (
@@ -226,6 +226,7 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
                 return rec
             spill_local = os.path.join(tmpdir, "spill.tar")
             total = 0
+            index = CaptionIndex(segs)
             with open(spill_local, "wb") as f, SampleTarWriter(f) as tw:
                 for media in done:
                     base = os.path.join(tmpdir, f"{media.window.clip:05d}")
@@ -235,7 +236,7 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
                         with open(base + ".flac", "rb") as m:
                             media.flac = m.read()
                     key = clip_key(vid, media.window.clip)
-                    sample = _sample(key, media.window, media, row, p, segs, text_source, opts)
+                    sample = _sample(key, media.window, media, row, p, index, text_source, opts)
                     total += sum(len(v) for k, v in sample.items() if k != "__key__")
                     tw.write(sample)
             with (

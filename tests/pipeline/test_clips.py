@@ -7,7 +7,7 @@ import random
 import pytest
 
 from pipeline.captions import Segment
-from pipeline.clips import ClipSpec, nearest, output_size, overlapping, plan_windows
+from pipeline.clips import CaptionIndex, ClipSpec, nearest, output_size, overlapping, plan_windows
 
 
 def test_default_spec_matches_the_paper():
@@ -115,3 +115,26 @@ def test_nearest_matches_a_brute_force_definition():
             worst = max(gap(s) for s in got)
             assert all(gap(s) >= worst for s in segs if s not in got)
         assert got == sorted(got, key=lambda s: (s.start, s.end))
+
+
+def test_caption_index_equals_a_naive_sort_on_dense_tiny_cues():
+    rng = random.Random(3)
+    segs = []
+    for i in range(3000):  # thousands of tiny cues, plus a few long ones
+        s = rng.uniform(0, 600)
+        segs.append(Segment(s, s + rng.choice([0.01, 0.05, 0.2, 30.0]), f"w{i}"))
+    index = CaptionIndex(segs)
+    for _ in range(100):
+        start = rng.uniform(0, 620)
+        end, k = start + 3.2, rng.randint(1, 8)
+        mid = (start + end) / 2
+
+        def rank(s, start=start, end=end, mid=mid):
+            gap = round(max(0.0, s.start - end, start - s.end), 6)
+            return (gap, round(abs((s.start + s.end) / 2 - mid), 6), s.start)
+
+        naive = sorted(sorted(segs, key=rank)[:k], key=lambda s: (s.start, s.end))
+        assert index.nearest(start, end, k) == naive
+        assert index.overlapping(start, end) == sorted(
+            [s for s in segs if s.start < end and s.end > start], key=lambda s: (s.start, s.end)
+        )
