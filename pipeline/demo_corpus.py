@@ -8,10 +8,10 @@ wording. So colour is visible, audible and written; shape is visible, audible an
 direction is visible and written.
 
 Most videos carry captions, in all the formats the pipeline reads (WebVTT, YouTube rolling
-WebVTT, SRT, HowTo100M JSON, CSV). `speech_videos` have no captions: espeak-ng says the scene
-description over a quiet tone, for the ASR path. `silent_videos` have no audio stream. A few
-videos vary the technical side as web video does (sizes, portrait, display rotation, variable
-frame rate, 5.1 or 8 kHz audio, WebM), all carrying the same planted content.
+WebVTT, SRT, HowTo100M JSON, CSV). `speech_videos` have no captions: espeak-ng says each
+scene's description, then the scene's tone follows, for the ASR path. `silent_videos` have no
+audio stream. A few videos vary the technical side as web video does (sizes, portrait, display
+rotation, variable frame rate, 5.1 or 8 kHz audio, WebM), all carrying the same planted content.
 
 `manifest.jsonl` lists the videos with the ground truth in a pass-through column `scenes`;
 `concepts.json` holds the concept table. Same seed, same files.
@@ -28,8 +28,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,13 @@ CAPTION_TEMPLATES = (
 SPEECH_TEMPLATE = "a {colour} {shape} moves {direction}"  # plain words that ASR knows
 
 CAPTION_FORMATS = ("vtt", "srt", "json", "csv", "vtt_rolling")
-_CAPTION_SUFFIX = {"vtt": ".vtt", "vtt_rolling": ".vtt", "srt": ".srt", "json": ".json", "csv": ".csv"}
+_CAPTION_SUFFIX = {
+    "vtt": ".vtt",
+    "vtt_rolling": ".vtt",
+    "srt": ".srt",
+    "json": ".json",
+    "csv": ".csv",
+}
 
 # Technical variants, most important first (a small corpus gets the first ones). Each goes to
 # one video; "needs_audio" ones skip silent videos, "no_speech" ones skip speech videos.
@@ -152,21 +159,35 @@ class VideoSpec:
 class _Assignment:
     speech: bool = False
     silent: bool = False
-    variants: list[str] = field(default_factory=list)
+    variant: str = ""  # one of _VARIANTS' names, "" = none
 
 
-def _plan_scenes(rng: np.random.Generator, speech: bool) -> tuple[Scene, ...]:
+class _Deck:
+    """Draws items in shuffled rounds, so every item comes up about equally often across the
+    corpus (uniform draws left some colour x shape pairs with 2 scenes in 150)."""
+
+    def __init__(self, items: list, rng: np.random.Generator) -> None:
+        self._items, self._rng, self._cards = items, rng, []
+
+    def draw(self, avoid: object = None) -> Any:
+        """The next card that is not `avoid` (a new shuffled round when none is left)."""
+        while True:
+            for k, card in enumerate(self._cards):
+                if card != avoid:
+                    return self._cards.pop(k)
+            self._cards += [self._items[i] for i in self._rng.permutation(len(self._items))]
+
+
+def _plan_scenes(
+    rng: np.random.Generator, speech: bool, concepts: _Deck, directions: _Deck
+) -> tuple[Scene, ...]:
     units = int(rng.integers(VIDEO_UNITS[0], VIDEO_UNITS[1] + 1))
     scenes: list[Scene] = []
     start_unit, previous = 0, None
     while start_unit < units:
         length = 2 if units - start_unit >= 2 and rng.random() < 0.3 else 1
-        while True:  # consecutive scenes differ in colour or shape
-            concept = (COLOURS[rng.integers(len(COLOURS))].name, list(SHAPES)[rng.integers(3)])
-            if concept != previous:
-                break
-        colour, shape = concept
-        direction = DIRECTIONS[rng.integers(len(DIRECTIONS))]
+        colour, shape = concepts.draw(avoid=previous)  # consecutive scenes differ
+        direction = directions.draw()
         if speech:
             text = SPEECH_TEMPLATE.format(colour=colour, shape=shape, direction=direction)
         else:
@@ -189,13 +210,19 @@ def _plan_scenes(rng: np.random.Generator, speech: bool) -> tuple[Scene, ...]:
             )
         )
         start_unit += length
-        previous = concept
+        previous = (colour, shape)
     return tuple(scenes)
 
 
-def _assign(n_videos: int, speech_videos: int, silent_videos: int, rng: np.random.Generator):
-    if min(n_videos, speech_videos, silent_videos) < 0 or n_videos < 1:
-        raise ValueError(f"bad demo corpus sizes: n_videos={n_videos}, speech={speech_videos}")
+def _assign(
+    n_videos: int, speech_videos: int, silent_videos: int, rng: np.random.Generator
+) -> list[_Assignment]:
+    """Which videos speak, which are silent, which carry which technical variant."""
+    if n_videos < 1 or speech_videos < 0 or silent_videos < 0:
+        raise ValueError(
+            f"bad demo corpus sizes: n_videos={n_videos} (>= 1), speech_videos={speech_videos}"
+            f" and silent_videos={silent_videos} (>= 0)"
+        )
     if speech_videos + silent_videos > n_videos:
         raise ValueError(
             f"speech_videos ({speech_videos}) + silent_videos ({silent_videos}) "
@@ -211,9 +238,9 @@ def _assign(n_videos: int, speech_videos: int, silent_videos: int, rng: np.rando
     for name, needs_audio, no_speech in _VARIANTS:
         for i in order:
             s = slots[i]
-            if s.variants or (needs_audio and s.silent) or (no_speech and s.speech):
+            if s.variant or (needs_audio and s.silent) or (no_speech and s.speech):
                 continue
-            s.variants.append(name)
+            s.variant = name
             break
         else:
             logger.info("demo corpus: no video left for variant %s (corpus too small)", name)
@@ -226,24 +253,27 @@ def plan_corpus(
     """Decide every video's content and technical form (no files written)."""
     rng = np.random.default_rng(seed)
     slots = _assign(n_videos, speech_videos, silent_videos, rng)
+    concepts = _Deck([(c.name, shape) for c in COLOURS for shape in SHAPES], rng)
+    directions = _Deck(list(DIRECTIONS), rng)
     specs: list[VideoSpec] = []
     captioned = 0
     for i, slot in enumerate(slots):
-        vrng = np.random.default_rng([seed, i])  # per video, so videos do not shift each other
-        variants = set(slot.variants)
+        vrng = np.random.default_rng([seed, i])  # this video's form and wording
+        variant = slot.variant
+        # rotate90: a phone video, stored landscape and shown portrait.
         width, height = {"portrait": (240, 320), "rotate90": (240, 320), "hd360": (640, 360)}.get(
-            next(iter(variants), ""), (320, 240)
+            variant, (320, 240)
         )
         fps = float(vrng.choice([15.0, 20.0, 25.0, 25.0, 30.0]))  # 3.2 s = a whole frame count
-        if "hd360" in variants:
+        if variant == "hd360":
             fps = 15.0  # keeps the big frames cheap to generate
         sample_rate = int(vrng.choice([44100, 48000]))
         channels = int(vrng.choice([1, 1, 2]))
-        if "surround51" in variants:
+        if variant == "surround51":
             channels = 6
-        if "audio8k" in variants:
+        if variant == "audio8k":
             sample_rate = 8000
-        if "webm" in variants:
+        if variant == "webm":
             sample_rate = 48000  # Opus
         if slot.silent:
             channels = 0
@@ -251,7 +281,7 @@ def plan_corpus(
         if not slot.speech:
             caption_format = CAPTION_FORMATS[captioned % len(CAPTION_FORMATS)]
             captioned += 1
-        kinds = (["speech"] if slot.speech else []) + (["silent"] if slot.silent else [])
+        kinds = ["speech"] * slot.speech + ["silent"] * slot.silent + [variant] * bool(variant)
         specs.append(
             VideoSpec(
                 id=f"demo_{i:03d}",
@@ -260,13 +290,13 @@ def plan_corpus(
                 fps=fps,
                 sample_rate=sample_rate,
                 channels=channels,
-                rotation=90 if "rotate90" in variants else 0,
-                vfr="vfr" in variants,
-                container="webm" if "webm" in variants else "mp4",
+                rotation=90 if variant == "rotate90" else 0,
+                vfr=variant == "vfr",
+                container="webm" if variant == "webm" else "mp4",
                 caption_format=caption_format,
                 speech=slot.speech,
-                scenes=_plan_scenes(vrng, slot.speech),
-                variants=tuple(kinds + sorted(variants)),
+                scenes=_plan_scenes(vrng, slot.speech, concepts, directions),
+                variants=tuple(kinds),
                 background_seed=int(vrng.integers(2**31)),
             )
         )
@@ -327,7 +357,8 @@ def render_frames(spec: VideoSpec) -> Iterator[np.ndarray]:
     background = _background(spec)
     yy, xx = np.mgrid[0 : spec.height, 0 : spec.width].astype(np.float32)
     starts = [s.start for s in spec.scenes]
-    rgb = {c.name: np.array(c.rgb, dtype=np.uint8) for c in COLOURS}
+    pixel = np.dtype((np.void, 3))
+    rgb = {c.name: np.array(c.rgb, dtype=np.uint8).view(pixel)[0] for c in COLOURS}
     n_frames = round(spec.duration * spec.fps)
     for n in range(n_frames):
         t = vfr_frame_time(n, spec.fps) if spec.vfr else n / spec.fps
@@ -341,7 +372,8 @@ def render_frames(spec: VideoSpec) -> Iterator[np.ndarray]:
         frame = background.copy()
         box = frame[y0:y1, x0:x1]  # a view: writing it draws on the frame
         mask = _shape_mask(scene.shape, cx, cy, area, xx[y0:y1, x0:x1], yy[y0:y1, x0:x1])
-        np.copyto(box, rgb[scene.colour], where=mask[..., None])  # faster than box[mask] = ...
+        # Pixels as 3-byte items: one masked store instead of a masked store per channel.
+        box.view(pixel)[..., 0][mask] = rgb[scene.colour]
         yield frame
 
 
@@ -412,8 +444,9 @@ def _speech_for(scene: Scene, sample_rate: int, n: int, speech_dir: Path) -> np.
     ending where the speech ends."""
     lead = round(_SPEECH_LEAD_S * sample_rate)
     speech_dir.mkdir(parents=True, exist_ok=True)
-    # Slow speech with short gaps between words suits pocketsphinx best (about a third of the
-    # key words recognised, measured); speak faster only when a scene is too short for it.
+    # Slow speech with short gaps between words suits pocketsphinx best (it then finds about
+    # half of the colour/shape/direction words, measured on the default corpus); speak faster
+    # only when a scene is too short for it.
     for wpm in (130, 160, 200):
         wav = speech_dir / f"{scene.text.replace(' ', '_')}_{wpm}.wav"
         if not wav.exists():

@@ -131,6 +131,8 @@ def _audio_codec_args(acodec: str, channels: int, sample_rate: int) -> list[str]
     if acodec == "libopus" and sample_rate not in _OPUS_RATES:
         sample_rate = 48000  # Opus codes only these rates; web video resamples to 48 kHz
     args = ["-c:a", acodec, "-ac", str(channels), "-ar", str(sample_rate)]
+    if acodec == "aac":
+        args += ["-aac_coder", "fast"]  # a third less CPU than "twoloop"; fine for test audio
     if acodec == "libopus" and channels > 2:
         args += ["-mapping_family", "1"]  # surround Opus needs the Vorbis channel mapping
     return args
@@ -138,10 +140,7 @@ def _audio_codec_args(acodec: str, channels: int, sample_rate: int) -> list[str]
 
 def _vfr_args(fps: float, muxer: str) -> tuple[str, list[str]]:
     """(filter, output options) that move frame n to `vfr_frame_time(n, fps)`."""
-    vf = (
-        f"settb=1/{_VFR_TIMEBASE},"
-        f"setpts='(N+{VFR_JITTER}*sin({VFR_STEP}*N))/({fps!r}*TB)'"
-    )
+    vf = f"settb=1/{_VFR_TIMEBASE},setpts='(N+{VFR_JITTER}*sin({VFR_STEP}*N))/({fps!r}*TB)'"
     # Without an explicit encoder time base ffmpeg rounds the jittered pts back onto 1/fps.
     out = ["-fps_mode", "vfr", "-enc_time_base:v", f"1/{_VFR_TIMEBASE}"]
     if muxer in ("mp4", "mov"):
@@ -154,15 +153,18 @@ def vfr_frame_time(n: int, fps: float) -> float:
     return (n + VFR_JITTER * math.sin(VFR_STEP * n)) / fps
 
 
-def _set_rotation(path: Path, rotation: int, timeout_s: float) -> None:
+def _set_rotation(path: Path, rotation: int, muxer: str, timeout_s: float) -> None:
     """Add display-matrix rotation to a finished mp4 by remuxing it.
 
     ffmpeg 5.1 turns `-metadata:s:v:0 rotate=N` into a display matrix only on stream copy,
     not while encoding (ffmpeg >= 6 has `-display_rotation` instead), hence the second pass.
+    Read back (checked): ffprobe's side data says rotation 90 for N=90, -90 for N=270, and a
+    decoder that applies it shows the stored picture turned N degrees counter-clockwise.
     """
     tmp = path.with_name(f".{path.stem}.rot{path.suffix}")
     args = _ffmpeg_base() + ["-i", str(path), "-map", "0", "-c", "copy"]
-    args += ["-metadata:s:v:0", f"rotate={rotation}", "-fflags", "+bitexact", str(tmp)]
+    args += ["-metadata:s:v:0", f"rotate={rotation}", "-fflags", "+bitexact"]
+    args += ["-f", muxer, str(tmp)]
     try:
         _run(args, path, timeout_s)
         tmp.replace(path)
@@ -208,7 +210,7 @@ def synth_video(
     if audio == "sine":
         args += ["-f", "lavfi", "-i", f"sine=frequency={tone_hz!r}:sample_rate={sample_rate}"]
     elif audio == "noise":
-        args += ["-f", "lavfi", "-i", f"anoisesrc=color=pink:amplitude=0.2:r={sample_rate}"]
+        args += ["-f", "lavfi", "-i", f"anoisesrc=color=pink:amplitude=0.2:seed=1:r={sample_rate}"]
     args += ["-t", f"{seconds!r}", "-map", "0:v"]
     out_opts: list[str] = []
     if vfr:
@@ -220,7 +222,7 @@ def synth_video(
     args += ["-fflags", "+bitexact", "-f", muxer, str(path)]
     _run(args, path, timeout_s)
     if rotation:
-        _set_rotation(path, rotation, timeout_s)
+        _set_rotation(path, rotation, muxer, timeout_s)
     logger.debug("synth_video wrote %s (%.2f s, %dx%d)", path, seconds, width, height)
     return path
 
@@ -261,7 +263,9 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
     path = Path(path)
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim not in (1, 2):
-        raise ValueError(f"audio for {path} must have shape (n,) or (n, channels), got {audio.shape}")
+        raise ValueError(
+            f"audio for {path} must have shape (n,) or (n, channels), got {audio.shape}"
+        )
     channels = 1 if audio.ndim == 1 else audio.shape[1]
     pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
     with wave.open(str(path), "wb") as w:
@@ -327,7 +331,7 @@ def write_frames_video(
         args += ["-fflags", "+bitexact", "-f", muxer, str(path)]
         n_frames = _pipe_frames(args, path, frames_iter, (height, width), turns, timeout_s, tmp)
     if rotation:
-        _set_rotation(path, rotation, timeout_s)
+        _set_rotation(path, rotation, muxer, timeout_s)
     logger.debug("write_frames_video wrote %s (%d frames at %g fps)", path, n_frames, fps)
     return path
 
@@ -408,9 +412,7 @@ def make_text_file_as_video(path: str | Path) -> Path:
     return path
 
 
-def make_truncated_video(
-    source: str | Path, path: str | Path, fraction: float = 0.5
-) -> Path:
+def make_truncated_video(source: str | Path, path: str | Path, fraction: float = 0.5) -> Path:
     """The first `fraction` of a real video's bytes. For an mp4 written by this module the
     index (moov) sits at the end, so the result has media data but no index: unreadable."""
     if not 0.0 < fraction < 1.0:
