@@ -198,4 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(summary.lines()))
+    from pipeline.report import text_summary
+
+    print(text_summary(summary.output))
     return 0

@@ -349,7 +349,7 @@ def _draw_wave(ax, clip: Clip, seconds: float) -> None:
         ax.set_xticks([])
         return
     # min/max envelope per ~pixel column: 153,600 samples would be slow to draw one by one
-    bins = 1000
+    bins = min(1000, clip.audio.size)
     n = clip.audio.size // bins * bins
     env = clip.audio[:n].reshape(bins, -1)  # (bins, samples per bin)
     t = (np.arange(bins) + 0.5) * (n / bins) / clip.sample_rate
