@@ -337,7 +337,9 @@ def build(
         except Exception as exc:  # noqa: BLE001
             raise ConfigError(f"--asr {opts.asr}: {exc}") from exc
     chunks, rows, videos = stage_inputs(input_uri, output, video_root)
-    log.info("building %d videos (%d manifest rows) from %s into %s", videos, rows, input_uri, output)
+    log.info(
+        "building %d videos (%d manifest rows) from %s into %s", videos, rows, input_uri, output
+    )
     progress = Progress(output, videos, progress_every)
     progress.start()
     try:
