@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 
 from pipeline import storage
-from tests.pipeline.conftest import ROOT, write_clock_video, write_manifest
+from tests.pipeline.conftest import ROOT, run_build, write_clock_video, write_manifest
 
 
 def test_build_to_object_storage_and_read_back(bucket, tmp_path):
@@ -52,3 +52,36 @@ def test_build_to_object_storage_and_read_back(bucket, tmp_path):
     assert b"token" not in blob
     # and the job's own output (logs, summary) never prints a credential
     assert "test-secret-never-written" not in res.stdout + res.stderr
+
+
+def test_missing_bucket_credentials_is_a_one_line_error(s3_server, tmp_path):
+    manifest = write_manifest(tmp_path / "m.jsonl", [{"id": "a", "video": "a.mp4"}])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=s3_server["AWS_ENDPOINT_URL"],
+        AWS_EC2_METADATA_DISABLED="true",  # never ask a metadata server off this machine
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+    )
+    cmd = [sys.executable, "-m", "pipeline", "build", "--input", str(manifest)]
+    res = subprocess.run(
+        [*cmd, "--output", "s3://vatt-test/nocreds"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 2
+    last = res.stderr.strip().splitlines()[-1]
+    assert (
+        last.startswith("error: cannot write to s3://vatt-test/nocreds") and "Credentials" in last
+    )
+    assert "Traceback" not in res.stderr
+
+
+def test_unwritable_local_output_is_a_one_line_error(tmp_path):
+    manifest = write_manifest(tmp_path / "m.jsonl", [{"id": "a", "video": "a.mp4"}])
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    res = run_build(manifest, blocker / "out", check=False)
+    assert res.returncode == 2 and "cannot write to" in res.stderr and "Traceback" not in res.stderr
