@@ -52,8 +52,9 @@ def make_inputs(n: int, seconds: float) -> list[Path]:
         p = CACHE / f"in720_{int(seconds)}s_{i}.mp4"
         if not p.exists():
             print(f"making {p.name} ...", flush=True)
+            part = p.with_name(p.stem + ".part.mp4")  # renamed when whole: a killed run leaves none
             synth_video(
-                p,
+                part,
                 seconds,
                 width=1280,
                 height=720,
@@ -61,7 +62,9 @@ def make_inputs(n: int, seconds: float) -> list[Path]:
                 audio="sine",
                 channels=2,
                 sample_rate=44100,
+                timeout_s=60 + 2 * seconds,
             )
+            part.rename(p)
         out.append(p)
     return out
 
@@ -152,6 +155,8 @@ def bench_memory(short: Path, long: Path) -> dict:
             text=True,
         )
         res[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        if not res[name]["clips"]:
+            raise SystemExit(f"no clip was cut from {path}: the memory numbers would mean nothing")
     res["worker_peak_ratio_long_vs_short"] = res["long"]["worker_kb"] / res["short"]["worker_kb"]
     res["ffmpeg_peak_ratio_long_vs_short"] = res["long"]["ffmpeg_kb"] / res["short"]["ffmpeg_kb"]
     return res
