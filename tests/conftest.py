@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
+
+
+@contextlib.contextmanager
+def environ(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Set `env` in this process for the block, then put back what was there."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def free_port() -> int:
@@ -29,17 +46,11 @@ def gcs_emulator():
         "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}",
         "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
     }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     try:
-        yield env
+        with environ(env):
+            yield env
     finally:
         server.stop()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(scope="session")
@@ -56,20 +67,14 @@ def s3_server():
         "AWS_SECRET_ACCESS_KEY": "test-secret-never-written",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     try:
-        import s3fs
+        with environ(env):
+            import s3fs
 
-        s3fs.S3FileSystem().mkdir("vatt-test")
-        yield env
+            s3fs.S3FileSystem().mkdir("vatt-test")
+            yield env
     finally:
         server.stop()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(params=["gs", "s3"])

@@ -62,11 +62,9 @@ def dominant_hz(x: np.ndarray, rate: int) -> float:
     return float(np.argmax(spec) * rate / len(x))
 
 
-def run_build(
-    manifest: Path, output: Path | str, *extra: str, check: bool = True
-) -> subprocess.CompletedProcess:
+def build_command(manifest: Path, output: Path | str, *extra: str) -> list[str]:
     """`python -m pipeline build` as users run it (the real Beam DirectRunner, 2 workers)."""
-    cmd = [
+    return [
         sys.executable,
         "-m",
         "pipeline",
@@ -80,7 +78,18 @@ def run_build(
         "--direct_num_workers=2",
         *extra,
     ]
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def run_build(
+    manifest: Path, output: Path | str, *extra: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    res = subprocess.run(
+        build_command(manifest, output, *extra),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if check and res.returncode != 0:
         raise AssertionError(
             f"build failed ({res.returncode}):\n{res.stdout}\n{res.stderr[-4000:]}"

@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.pipeline.conftest import ROOT, run_build, write_clock_video, write_manifest
+from tests.pipeline.conftest import (
+    ROOT,
+    build_command,
+    run_build,
+    write_clock_video,
+    write_manifest,
+)
 
 ARGS = ("--shard-samples", "2", "--val-fraction", "0.25")
 
@@ -37,17 +42,7 @@ def _shard_bytes(out: Path) -> dict[str, bytes]:
 
 def _kill_when(manifest: Path, out: Path, folder: str, count: int) -> None:
     """Start the build, SIGKILL its whole process group once `count` records are in _work/folder."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "build",
-        "--input",
-        str(manifest),
-        "--output",
-        str(out),
-    ]
-    cmd += [*ARGS, "--direct_num_workers=2", "--asr", "auto"]
+    cmd = build_command(manifest, out, *ARGS, "--asr", "auto")
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
