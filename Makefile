@@ -7,7 +7,13 @@ INPUT ?= $(DEMO_DIR)/corpus/manifest.jsonl
 OUTPUT ?= $(DEMO_DIR)/shards
 ARGS ?=
 
-.PHONY: setup test lint format bench shards corpus demo clean
+RUN ?= runs/demo
+# `make pretrain`: the tiny config on the demo shards through a local Ray (2 cores: ~8-9 min).
+PRETRAIN_ARGS ?= --config tiny --max-steps 450 --batch-size 16 --num-workers 1 \
+	--cpus-per-worker 2 --loader-workers 1 --log-every 25 --checkpoint-every 150 \
+	--lr 5e-4 --augment light
+
+.PHONY: setup test lint format bench shards corpus pretrain evaluate demo clean
 
 setup: $(STAMP)
 
@@ -29,6 +35,8 @@ format: setup
 
 bench: setup
 	$(PY) bench/pipeline.py
+	$(PY) bench/model.py
+	$(PY) bench/loader.py
 
 corpus: setup
 	@if [ ! -f $(DEMO_DIR)/corpus/manifest.jsonl ]; then $(PY) -m pipeline demo-corpus $(DEMO_DIR)/corpus; fi
@@ -38,7 +46,18 @@ shards: setup
 	@if [ "$(INPUT)" = "$(DEMO_DIR)/corpus/manifest.jsonl" ]; then $(MAKE) --no-print-directory corpus; fi
 	$(PY) -m pipeline build --input $(INPUT) --output $(OUTPUT) $(ARGS)
 
-demo: shards
+pretrain: setup
+	$(PY) -m train.pretrain --data $(OUTPUT) --output $(RUN) --overwrite $(PRETRAIN_ARGS)
+
+evaluate: setup
+	$(PY) -m train.evaluate --checkpoint $(RUN) --data $(OUTPUT) --split val
+
+# the whole thing on the embedded demo corpus: shards, pretraining, zero-shot retrieval
+demo: setup
+	$(MAKE) --no-print-directory shards
+	$(MAKE) --no-print-directory pretrain
+	$(MAKE) --no-print-directory evaluate
+	@echo "loss curves: $(RUN)/tensorboard/loss_curves.png  (TensorBoard: .venv/bin/tensorboard --logdir $(RUN)/tensorboard)"
 
 clean:
 	rm -rf data runs

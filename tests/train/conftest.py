@@ -1,0 +1,54 @@
+"""Shared fixtures of the train/ tests: a small real dataset, its tokenizer, a tiny geometry.
+
+`VATT_TEST_SHARDS=/path/to/dataset/root` points the data-path tests that hold for any dataset
+(shapes, ranges, masks, equal batches per rank) at real pipeline output instead of the
+synthetic shards.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from transformers import PreTrainedTokenizerFast
+
+from model import get_config, train_word_tokenizer
+from tests.train.shardgen import FixtureSpec, write_dataset
+from train.sample import ClipSpec
+from train.shardlist import list_shards
+from train.text import caption_corpus
+
+# Small enough that a training step of the tiny model takes a fraction of a second on 2 cores:
+# 8 frames of 32x32 -> 2 x 2 x 2 = 8 video tokens; 0.8 s of 16 kHz audio -> 100 audio tokens.
+TEST_MODEL = {"video_frames": 8, "video_size": 32, "audio_samples": 12_800, "dropout": 0.0}
+
+SPEC = FixtureSpec(samples_per_shard=6)  # 36 train clips in 6 shards, 12 val clips in 2
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("shards"), SPEC)
+
+
+@pytest.fixture(scope="session")
+def any_root(synthetic_root: Path) -> str:
+    """A dataset root for tests that hold for any conformant dataset."""
+    return os.environ.get("VATT_TEST_SHARDS") or str(synthetic_root)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(synthetic_root: Path) -> PreTrainedTokenizerFast:
+    urls = list_shards(str(synthetic_root), "train").urls
+    return train_word_tokenizer(list(caption_corpus(urls)), vocab_size=8192)
+
+
+@pytest.fixture(scope="session")
+def test_model_overrides() -> dict[str, Any]:
+    return dict(TEST_MODEL)
+
+
+@pytest.fixture(scope="session")
+def spec() -> ClipSpec:
+    return ClipSpec.from_model_config(get_config("tiny", **TEST_MODEL))

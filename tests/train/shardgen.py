@@ -1,0 +1,293 @@
+"""Write small `vatt-clips/1` datasets for tests: real H.264 mp4, real FLAC, real tars.
+
+Each synthetic video has its own look (colour, shape, motion), sound (a tone) and words
+("red circle moving left"), so a model can learn to match the three and retrieval has an
+answer. Geometry defaults are small so a dataset is written in a second or two; any reader of
+the format (docs/shard-format.md) must accept them, since fps, frames, short side, sample rate
+and samples are options of the format.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import webdataset as wds
+
+COLOURS = {
+    "red": (220, 40, 40),
+    "green": (40, 200, 60),
+    "blue": (50, 70, 230),
+    "yellow": (230, 220, 40),
+    "purple": (160, 50, 200),
+    "orange": (240, 140, 30),
+    "white": (235, 235, 235),
+    "cyan": (40, 210, 220),
+}
+SHAPES = ("circle", "square")
+MOTIONS = ("left", "right", "up", "down")
+
+
+@dataclass(frozen=True)
+class FixtureSpec:
+    videos: int = 12
+    clips_per_video: int = 4
+    frames: int = 8
+    fps: int = 10
+    short_side: int = 64
+    sample_rate: int = 16000
+    neighbors: int = 5
+    val_videos: int = 3  # the last ones go to val
+    samples_per_shard: int = 12
+    no_audio_every: int = 5  # every 5th video has no audio track
+
+    @property
+    def width(self) -> int:
+        return int(round(self.short_side * 4 / 3 / 2)) * 2
+
+    @property
+    def clip_seconds(self) -> float:
+        return self.frames / self.fps
+
+    @property
+    def samples(self) -> int:
+        return int(round(self.clip_seconds * self.sample_rate))
+
+
+def video_words(v: int) -> tuple[str, str, str]:
+    colour = list(COLOURS)[v % len(COLOURS)]
+    shape = SHAPES[(v // len(COLOURS)) % len(SHAPES)]
+    motion = MOTIONS[(v // 2) % len(MOTIONS)]
+    return colour, shape, motion
+
+
+def encode_mp4(frames: np.ndarray, fps: int) -> bytes:
+    """(T, H, W, 3) uint8 -> H.264 yuv420p mp4 bytes."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def encode_flac(wave: np.ndarray, rate: int) -> bytes:
+    """(S,) float in [-1, 1] -> 16-bit mono FLAC bytes."""
+    pcm = (np.clip(wave, -1, 1) * 32767).astype(np.int16)[None]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="flac") as container:
+        stream = container.add_stream("flac", rate=rate, layout="mono")
+        stream.format = "s16"
+        for i in range(0, pcm.shape[1], 4096):
+            frame = av.AudioFrame.from_ndarray(pcm[:, i : i + 4096], format="s16", layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def render_clip(spec: FixtureSpec, v: int, clip: int) -> np.ndarray:
+    colour, shape, motion = video_words(v)
+    h, w = spec.short_side, spec.width
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(v * 1000 + clip)
+    out = np.empty((spec.frames, h, w, 3), np.uint8)
+    r = h // 5
+    # A static texture (real footage is temporally coherent; per-frame noise would make H.264
+    # decode far slower than on real clips) under a slow global brightness drift.
+    texture = rng.integers(20, 50, (h, w, 3), dtype=np.uint8)
+    for t in range(spec.frames):
+        p = (clip * spec.frames + t) / (spec.clips_per_video * spec.frames)  # 0..1 over the video
+        dx, dy = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}[motion]
+        cx = w / 2 + dx * (p - 0.5) * (w - 2 * r)
+        cy = h / 2 + dy * (p - 0.5) * (h - 2 * r)
+        if shape == "circle":
+            inside = (xx - cx) ** 2 + (yy - cy) ** 2 < r**2
+        else:
+            inside = (abs(xx - cx) < r) & (abs(yy - cy) < r)
+        img = texture + np.uint8(t % 8)
+        img[inside] = COLOURS[colour]
+        out[t] = img
+    return out
+
+
+def render_audio(spec: FixtureSpec, v: int, clip: int) -> np.ndarray:
+    t = (np.arange(spec.samples) + clip * spec.samples) / spec.sample_rate
+    freq = 220.0 * 2 ** (v / 6.0)
+    return (0.4 * np.sin(2 * math.pi * freq * t)).astype(np.float32)
+
+
+def captions(spec: FixtureSpec, v: int) -> list[dict]:
+    """One caption per half clip over the whole video."""
+    colour, shape, motion = video_words(v)
+    step = spec.clip_seconds / 2
+    n = spec.clips_per_video * 2
+    phrasing = ("a {c} {s} moving {m}", "the {c} {s} goes {m}", "{c} {s} {m}")
+    return [
+        {
+            "start": round(i * step, 3),
+            "end": round((i + 1) * step, 3),
+            "text": phrasing[i % 3].format(c=colour, s=shape, m=motion),
+        }
+        for i in range(n)
+    ]
+
+
+def nearest(caps: list[dict], start: float, end: float, k: int) -> list[dict]:
+    centre = (start + end) / 2
+
+    def dist(c: dict) -> tuple[float, float]:
+        return (
+            max(0.0, c["start"] - end, start - c["end"]),
+            abs((c["start"] + c["end"]) / 2 - centre),
+        )
+
+    return sorted(sorted(caps, key=dist)[:k], key=lambda c: c["start"])
+
+
+def make_sample(spec: FixtureSpec, v: int, clip: int) -> dict:
+    video_id = f"vid{v:03d}"
+    key = f"{video_id}_{clip:05d}"
+    start, end = clip * spec.clip_seconds, (clip + 1) * spec.clip_seconds
+    caps = captions(spec, v)
+    segments = [c for c in caps if c["end"] > start and c["start"] < end]
+    has_audio = (v % spec.no_audio_every) != spec.no_audio_every - 1
+    meta = {
+        "schema": "vatt-clips/1",
+        "key": key,
+        "video_id": video_id,
+        "clip": clip,
+        "source": f"synthetic://{video_id}.mp4",
+        "start": start,
+        "end": end,
+        "fps": spec.fps,
+        "frames": spec.frames,
+        "width": spec.width,
+        "height": spec.short_side,
+        "sample_rate": spec.sample_rate,
+        "samples": spec.samples,
+        "has_audio": has_audio,
+        "audio_padded": 0,
+        "text_source": "captions:json",
+        "segments": segments,
+        "neighbors": nearest(caps, start, end, spec.neighbors),
+        "probe": {},
+        "meta": {},
+    }
+    sample = {
+        "__key__": key,
+        "mp4": encode_mp4(render_clip(spec, v, clip), spec.fps),
+        "txt": " ".join(c["text"] for c in segments).encode("utf-8"),
+        "json": json.dumps(meta).encode("utf-8"),
+    }
+    if has_audio:
+        sample["flac"] = encode_flac(render_audio(spec, v, clip), spec.sample_rate)
+    return sample
+
+
+def write_tar(path: Path, samples: list[dict]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f, wds.TarWriter(f, mtime=0) as writer:
+        for sample in sorted(samples, key=lambda s: s["__key__"]):
+            writer.write(sample)
+    return path.stat().st_size
+
+
+def write_dataset(root: Path, spec: FixtureSpec = FixtureSpec()) -> Path:
+    """A complete dataset root: shards/, dataset.json, index.parquet, failures.parquet."""
+    root = Path(root)
+    by_split: dict[str, list[dict]] = {"train": [], "val": []}
+    for v in range(spec.videos):
+        split = "val" if v >= spec.videos - spec.val_videos else "train"
+        for clip in range(spec.clips_per_video):
+            by_split[split].append(make_sample(spec, v, clip))
+    shards, rows = [], []
+    for split, samples in by_split.items():
+        for n, i in enumerate(range(0, len(samples), spec.samples_per_shard)):
+            chunk = samples[i : i + spec.samples_per_shard]
+            name = f"shards/{split}-{n:06d}.tar"
+            size = write_tar(root / name, chunk)
+            shards.append({"name": name, "split": split, "samples": len(chunk), "bytes": size})
+            for s in chunk:
+                meta = json.loads(s["json"])
+                rows.append(
+                    {
+                        "key": s["__key__"],
+                        "shard": name,
+                        "split": split,
+                        "video_id": meta["video_id"],
+                        "source": meta["source"],
+                        "clip": meta["clip"],
+                        "start": meta["start"],
+                        "end": meta["end"],
+                        "has_audio": meta["has_audio"],
+                        "text_chars": len(s["txt"]),
+                        "n_segments": len(meta["segments"]),
+                        "n_neighbors": len(meta["neighbors"]),
+                    }
+                )
+    summary = {
+        "schema": "vatt-clips/1",
+        "created_by": "tests/train/shardgen.py",
+        "options": {
+            "clip_seconds": spec.clip_seconds,
+            "fps": spec.fps,
+            "frames": spec.frames,
+            "short_side": spec.short_side,
+            "sample_rate": spec.sample_rate,
+            "samples": spec.samples,
+            "neighbors": spec.neighbors,
+        },
+        "counts": {
+            "videos_in": spec.videos,
+            "videos_ok": spec.videos,
+            "videos_failed": 0,
+            "samples": len(rows),
+            "samples_by_split": {k: len(v) for k, v in by_split.items()},
+        },
+        "shards": shards,
+    }
+    (root / "dataset.json").write_text(json.dumps(summary, indent=1))
+    pq.write_table(pa.Table.from_pylist(rows), root / "index.parquet")
+    failures = pa.table(
+        {
+            name: pa.array([], type)
+            for name, type in [
+                ("source", pa.string()),
+                ("line", pa.int32()),
+                ("video_id", pa.string()),
+                ("stage", pa.string()),
+                ("error", pa.string()),
+                ("clips_lost", pa.int32()),
+            ]
+        }
+    )
+    pq.write_table(failures, root / "failures.parquet")
+    return root
+
+
+def truncate(path: Path, keep_fraction: float = 0.5) -> None:
+    """Cut a file short, as an interrupted upload would (a corrupt shard)."""
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[: int(len(data) * keep_fraction)])
+
+
+def tar_members(path: Path) -> list[str]:
+    with tarfile.open(path) as tar:
+        return tar.getnames()

@@ -1,0 +1,134 @@
+"""The pieces of a run that need no Ray: schedule, checkpoint round trip, metrics, retrieval
+maths, CLI argument handling."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from model import VattModel, get_config
+from tests.train.conftest import TEST_MODEL
+from train.checkpoint import (
+    CheckpointNotFoundError,
+    TrainState,
+    find_checkpoint,
+    load_for_inference,
+    restore_training,
+    save_checkpoint,
+)
+from train.evaluate import rank_metrics
+from train.metrics import StepMeter, plot_curves, progress_line, read_scalars
+from train.pretrain import main as pretrain_main
+from train.pretrain import parse_overrides
+from train.schedule import ScheduleConfig, lr_at, make_scheduler
+
+
+def test_warmup_then_quarter_cosine_to_the_end_rate() -> None:
+    cfg = ScheduleConfig(peak_lr=1e-4, end_lr=5e-5, warmup_steps=10_000, total_steps=500_000)
+    assert lr_at(0, cfg) == pytest.approx(1e-8)
+    assert lr_at(9_999, cfg) == pytest.approx(1e-4)
+    assert lr_at(10_000, cfg) == pytest.approx(1e-4)
+    # Quarter period: half-way through the decay the rate is end + (peak - end) cos(pi/4).
+    assert lr_at(255_000, cfg) == pytest.approx(5e-5 + 5e-5 * math.cos(math.pi / 4))
+    assert lr_at(500_000, cfg) == pytest.approx(5e-5)
+    decay = [lr_at(s, cfg) for s in range(10_000, 500_001, 10_000)]
+    assert all(a >= b for a, b in zip(decay, decay[1:]))
+    short = ScheduleConfig(warmup_steps=10_000, total_steps=300)
+    assert short.effective_warmup() == 30  # a short run warms up for a tenth of it
+
+
+def _model_and_optimizer(steps: int):
+    model = VattModel(get_config("tiny", **TEST_MODEL)).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    scheduler = make_scheduler(optimizer, ScheduleConfig(peak_lr=1e-3, total_steps=20))
+    for _ in range(steps):
+        out = model(text_ids=torch.randint(1, 20, (4, 2, 5)))
+        out["text_vt"].pow(2).mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        scheduler.step()
+    return model, optimizer, scheduler
+
+
+def test_checkpoint_restores_identical_optimizer_and_schedule(tmp_path: Path, tokenizer) -> None:
+    model, optimizer, scheduler = _model_and_optimizer(3)
+    state = TrainState(step=3, epoch=1, samples=12)
+    save_checkpoint(str(tmp_path), model, tokenizer, optimizer, scheduler, state, {"x": 1})
+
+    fresh, fresh_opt, fresh_sched = _model_and_optimizer(0)
+    restored = restore_training(str(tmp_path), fresh_opt, fresh_sched)
+    assert restored == state
+    saved, loaded = optimizer.state_dict(), fresh_opt.state_dict()
+    assert saved["param_groups"] == loaded["param_groups"]
+    for key, slots in saved["state"].items():
+        for name, value in slots.items():
+            assert torch.equal(value, loaded["state"][key][name]), (key, name)
+    assert fresh_sched.state_dict()["last_epoch"] == 3
+    assert fresh_sched.get_last_lr() == scheduler.get_last_lr()
+
+    again, tok, st = load_for_inference(str(tmp_path))
+    assert not again.training and st.step == 3 and tok.get_vocab() == tokenizer.get_vocab()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(again.state_dict()[name], tensor), name
+
+
+def test_find_checkpoint_takes_the_latest_or_names_the_folder(tmp_path: Path) -> None:
+    for step in (5, 40, 12):
+        folder = tmp_path / f"checkpoint_{step:08d}"
+        folder.mkdir()
+        (folder / "state.json").write_text("{}")
+    assert find_checkpoint(str(tmp_path)).endswith("checkpoint_00000040")
+    assert find_checkpoint(str(tmp_path / "checkpoint_00000005")).endswith("checkpoint_00000005")
+    with pytest.raises(CheckpointNotFoundError, match="empty"):
+        find_checkpoint(str(tmp_path / "empty"))
+
+
+def test_step_meter_means_losses_and_sums_skips(tmp_path: Path) -> None:
+    meter = StepMeter()
+    meter.add({"loss": 4.0, "nce_loss": 2.0}, 8, 0.1, {"corrupt_samples": 1, "corrupt_shards": 0})
+    meter.add({"loss": 2.0, "nce_loss": 1.0}, 8, 0.3, {"corrupt_samples": 2, "corrupt_shards": 1})
+    out = meter.flush(torch.device("cpu"))
+    assert out["loss"] == 3.0 and out["nce_loss"] == 1.5
+    assert out["corrupt_samples"] == 3 and out["corrupt_shards"] == 1
+    assert out["data_wait_share"] > 0 and out["samples_per_s"] > 0
+    assert "step 2/10" in progress_line(2, 10, {**out, "lr": 1e-4})
+    assert meter.flush(torch.device("cpu"))["samples_per_s"] == 0  # reset after a flush
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(tmp_path)) as writer:
+        for step in range(1, 4):
+            writer.add_scalar("loss/loss", 5.0 - step, step)
+            writer.add_scalar("train/lr", 1e-4, step)
+    assert read_scalars(str(tmp_path))["loss/loss"] == [(1, 4.0), (2, 3.0), (3, 2.0)]
+    png = plot_curves(str(tmp_path), str(tmp_path / "curves.png"))
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_retrieval_ranks() -> None:
+    items = torch.eye(6)
+    perfect = rank_metrics(items, items)
+    assert perfect == {"R@1": 100.0, "R@5": 100.0, "R@10": 100.0, "MedR": 1.0}
+    # Query i matches item i + 1 exactly; its own item (i) is orthogonal: always second.
+    shifted = rank_metrics(items, items.roll(1, dims=0))
+    assert shifted == {"R@1": 0.0, "R@5": 100.0, "R@10": 100.0, "MedR": 2.0}
+    assert rank_metrics(torch.zeros(0, 3), torch.zeros(0, 3))["R@1"] is None
+
+
+def test_cli_rejects_bad_arguments(capsys, synthetic_root: Path, tmp_path: Path) -> None:
+    assert parse_overrides(["video_frames=8", "dropout=0.0", "video_backbone=tiny"]) == {
+        "video_frames": 8,
+        "dropout": 0.0,
+        "video_backbone": "tiny",
+    }
+    with pytest.raises(SystemExit):
+        pretrain_main(["--data", str(synthetic_root), "--config", "huge"])
+    assert "invalid choice" in capsys.readouterr().err
+    args = ["--data", str(synthetic_root), "--output", str(tmp_path / "r")]
+    assert pretrain_main([*args, "--set", "no_such_field=1"]) == 2
+    assert "no_such_field" in capsys.readouterr().err
+    assert pretrain_main(["--data", str(tmp_path / "nowhere"), "--output", str(tmp_path)]) == 2
+    assert "nowhere" in capsys.readouterr().err

@@ -1,0 +1,174 @@
+"""`python -m train.evaluate`: zero-shot retrieval on held-out clips.
+
+Every clip of the split is embedded once (centre crop, no augmentation, no DropToken). The text
+of a clip is its own `txt` (the captions overlapping its window), or, when that is empty, its
+nearest caption in time. Four directions, each over the clips that have both modalities:
+video->text and text->video (vt space), video->audio and audio->video (va space). The rank of
+a query's own clip is 1 + the number of candidates scoring strictly higher; R@k is the share of
+queries (in %) with rank <= k, MedR the median rank. Chance R@k is k/n.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+import transformers
+
+from model import VattModel, encode_texts
+from train.augment import finalize_video
+from train.checkpoint import load_for_inference
+from train.data import ClipStream, LoaderConfig, make_loader
+from train.sample import ClipSpec
+from train.shardlist import list_shards, register_fsspec_schemes
+
+logger = logging.getLogger("train.evaluate")
+
+DIRECTIONS = ("video_to_text", "text_to_video", "video_to_audio", "audio_to_video")
+KS = (1, 5, 10)
+
+
+@dataclass
+class SplitEmbeddings:
+    """Common-space embeddings of every readable clip of a split, in reading order."""
+
+    video_va: list[torch.Tensor] = field(default_factory=list)  # (B, va)
+    video_vt: list[torch.Tensor] = field(default_factory=list)  # (B, vt)
+    audio_va: list[torch.Tensor] = field(default_factory=list)  # (B, va)
+    text_vt: list[torch.Tensor] = field(default_factory=list)  # (B, vt)
+    has_audio: list[torch.Tensor] = field(default_factory=list)  # (B,) bool
+    has_text: list[torch.Tensor] = field(default_factory=list)  # (B,) bool
+    skipped_samples: int = 0
+    skipped_shards: int = 0
+
+    def cat(self, name: str) -> torch.Tensor:
+        return torch.cat(getattr(self, name))
+
+
+@torch.no_grad()
+def embed_split(
+    model: VattModel,
+    tokenizer: object,
+    data: str,
+    split: str,
+    batch_size: int = 32,
+    device: torch.device | None = None,
+) -> SplitEmbeddings:
+    """Embed each clip of `split` once; unreadable clips are counted, not fatal."""
+    device = device or torch.device("cpu")
+    cfg = model.config
+    shards = list_shards(data, split)
+    stream = ClipStream(
+        shards.urls,
+        ClipSpec.from_model_config(cfg),
+        tokenizer,
+        LoaderConfig(batch_size=batch_size, num_workers=0),
+        train=False,
+    )
+    model = model.to(device).eval()
+    out = SplitEmbeddings()
+    for batch in make_loader(stream):
+        video = finalize_video(batch["video"].to(device), batch["video_affine"].to(device))
+        captions = batch["caption"]
+        text_ids = encode_texts(tokenizer, captions, max_tokens=cfg.text_max_tokens)  # (B, L)
+        emb = model(video=video, audio=batch["audio"].to(device), text_ids=text_ids.to(device))
+        for name in ("video_va", "video_vt", "audio_va", "text_vt"):
+            getattr(out, name).append(emb[name].float().cpu())
+        out.has_audio.append(batch["audio_mask"])
+        out.has_text.append((text_ids != 0).any(dim=1))
+        out.skipped_samples += batch["corrupt_samples"]
+        out.skipped_shards += batch["corrupt_shards"]
+    if not out.video_va:
+        raise ValueError(f"no readable clip in the {split!r} split of {data}")
+    return out
+
+
+def rank_metrics(queries: torch.Tensor, items: torch.Tensor) -> dict[str, float | None]:
+    """R@1/5/10 (%) and median rank of item i for query i; queries, items (N, D)."""
+    n = queries.shape[0]
+    if n == 0:
+        return {"R@1": None, "R@5": None, "R@10": None, "MedR": None}
+    sim = F.normalize(queries, dim=-1) @ F.normalize(items, dim=-1).T  # (N, N)
+    ranks = 1 + (sim > sim.diagonal()[:, None]).sum(dim=1)  # (N,)
+    out: dict[str, float | None] = {
+        f"R@{k}": round(100.0 * (ranks <= k).float().mean().item(), 2) for k in KS
+    }
+    out["MedR"] = float(ranks.float().median().item())
+    return out
+
+
+def retrieval(emb: SplitEmbeddings) -> dict[str, object]:
+    """The four directions plus `n` (clips embedded)."""
+    text, audio = emb.cat("has_text"), emb.cat("has_audio")
+    vt_v, vt_t = emb.cat("video_vt")[text], emb.cat("text_vt")[text]
+    va_v, va_a = emb.cat("video_va")[audio], emb.cat("audio_va")[audio]
+    return {
+        "n": int(text.shape[0]),
+        "video_to_text": rank_metrics(vt_v, vt_t),
+        "text_to_video": rank_metrics(vt_t, vt_v),
+        "video_to_audio": rank_metrics(va_v, va_a),
+        "audio_to_video": rank_metrics(va_a, va_v),
+    }
+
+
+def format_table(result: dict[str, object], emb: SplitEmbeddings) -> str:
+    n_text = int(emb.cat("has_text").sum())
+    n_audio = int(emb.cat("has_audio").sum())
+    lines = [
+        f"zero-shot retrieval on {result['n']} clips "
+        f"({n_text} with text, {n_audio} with audio; "
+        f"unreadable: {emb.skipped_samples} clips, {emb.skipped_shards} shards)",
+        f"{'direction':<16}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'MedR':>8}{'n':>6}{'chance R@1':>12}",
+    ]
+    for d in DIRECTIONS:
+        m = result[d]
+        pool = n_text if "text" in d else n_audio
+        cells = "".join(f"{m[k]:>8.1f}" if m[k] is not None else f"{'-':>8}" for k in m)
+        chance = f"{100.0 / pool:>12.1f}" if pool else f"{'-':>12}"
+        lines.append(f"{d:<16}{cells}{pool:>6}{chance}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    p = argparse.ArgumentParser(
+        prog="python -m train.evaluate",
+        description="Zero-shot retrieval (video<->text, video<->audio) on held-out clips.",
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="checkpoint folder, or a run folder (its latest checkpoint)",
+    )
+    p.add_argument("--data", required=True, help="dataset root URI")
+    p.add_argument("--split", default="val", choices=("train", "val"))
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--json", action="store_true", help="print one JSON object only")
+    args = p.parse_args(argv)
+    register_fsspec_schemes()
+    transformers.utils.logging.disable_progress_bar()
+    model, tokenizer, state = load_for_inference(args.checkpoint)
+    logger.info("model of step %d from %s", state.step, args.checkpoint)
+    emb = embed_split(
+        model, tokenizer, args.data, args.split, args.batch_size, torch.device(args.device)
+    )
+    if emb.skipped_samples or emb.skipped_shards:
+        logger.warning(
+            "could not read %d clips and %d shards of %s",
+            emb.skipped_samples,
+            emb.skipped_shards,
+            args.data,
+        )
+    result = retrieval(emb)
+    print(json.dumps(result) if args.json else format_table(result, emb))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The training loop each Ray Train worker runs (one DDP rank).
+
+Reads top to bottom: restore or build the model, wrap it for DDP, then per step: take a batch,
+finish the colour augmentation on the device, forward, NCE + MIL-NCE with negatives gathered
+from all ranks, clip, step, log; checkpoint every N steps and at the end through
+`ray.train.report` (a barrier: every rank calls it at the same steps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from typing import Any
+
+import ray.train
+import ray.train.torch
+import torch
+import transformers
+
+from model import VattModel, get_config, vatt_loss
+from train import storage
+from train.augment import augment_preset, finalize_video
+from train.checkpoint import TrainState, checkpoint_name, restore_training, save_checkpoint
+from train.config import TrainConfig
+from train.data import ClipStream, batches_per_worker, make_loader
+from train.metrics import MetricsWriter, StepMeter, plot_curves, progress_line
+from train.sample import ClipSpec
+from train.schedule import make_scheduler
+from train.shardlist import list_shards, register_fsspec_schemes
+
+logger = logging.getLogger(__name__)
+
+CURVES_PNG = "loss_curves.png"
+
+
+def _build_model(tc: TrainConfig, checkpoint_dir: str | None) -> VattModel:
+    if checkpoint_dir is not None:
+        return VattModel.from_pretrained(os.path.join(checkpoint_dir, "model"))
+    torch.manual_seed(tc.seed)  # same init everywhere (DDP also broadcasts rank 0's weights)
+    return VattModel(get_config(tc.config, **tc.overrides))
+
+
+def _tensorboard_dir(tc: TrainConfig) -> str:
+    # Event files go straight to a local run folder; for object storage they are written
+    # locally and uploaded at each checkpoint.
+    if storage.is_local(tc.output):
+        return os.path.join(storage.normalize(tc.output), "tensorboard")
+    return tempfile.mkdtemp(prefix="vatt-tb-")
+
+
+def _publish_tensorboard(tc: TrainConfig, logdir: str, final: bool) -> None:
+    remote = not storage.is_local(tc.output)
+    target = storage.join(tc.output, "tensorboard")
+    if remote:
+        storage.upload_dir(logdir, target)
+    if final:
+        with tempfile.TemporaryDirectory() as tmp:
+            # All attempts' event files (a restarted run logs into the same folder).
+            source = logdir
+            if remote:
+                storage.download_dir(target, tmp)
+                source = tmp
+            png = plot_curves(source, os.path.join(source, CURVES_PNG))
+            if remote:
+                storage.upload_dir(os.path.dirname(png), target)
+        logger.info("loss curves: %s", storage.join(target, CURVES_PNG))
+
+
+def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+    moved = {
+        k: batch[k].to(device, non_blocking=True)
+        for k in ("video", "video_affine", "audio", "audio_mask", "text_ids", "text_mask")
+    }
+    moved["video"] = finalize_video(moved.pop("video"), moved.pop("video_affine"))
+    return moved  # video (B, 3, T, H, W) in [-1, 1], audio (B, S), text_ids (B, K, L), masks
+
+
+def _step(
+    forward: torch.nn.Module,
+    inputs: dict[str, torch.Tensor],
+    cfg: Any,
+    tc: TrainConfig,
+    gather: bool,
+) -> dict[str, torch.Tensor]:
+    """Forward (bf16 autocast on GPU) and backward of one batch; returns the loss terms."""
+    with torch.autocast(inputs["video"].device.type, dtype=torch.bfloat16, enabled=tc.use_gpu):
+        out = forward(video=inputs["video"], audio=inputs["audio"], text_ids=inputs["text_ids"])
+        losses = vatt_loss(
+            out,
+            text_mask=inputs["text_mask"],  # (B, K) the MIL-NCE bags
+            audio_mask=inputs["audio_mask"],  # (B,) clips without audio sit out of NCE
+            temperature=cfg.temperature,
+            mil_nce_weight=cfg.mil_nce_weight,
+            gather=gather,
+        )
+    losses["loss"].backward()
+    return losses
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    """Ray Train entry point. `config`: {"train": TrainConfig dict, "tokenizer": tokenizer}."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    transformers.utils.logging.disable_progress_bar()  # per-save bars would swamp the log
+    register_fsspec_schemes()
+    tc = TrainConfig.from_dict(config["train"])
+    tokenizer = config["tokenizer"]
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.set_num_threads(max(1, tc.cpus_per_worker))
+
+    # Model, optimizer, schedule: fresh, or from the last checkpoint (resume / after a failure).
+    checkpoint = ray.train.get_checkpoint()
+    with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as ckpt_dir:
+        model = _build_model(tc, ckpt_dir).to(device).train()  # from_pretrained leaves eval()
+        optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, betas=(0.9, 0.999))
+        scheduler = make_scheduler(optimizer, tc.schedule())
+        state = restore_training(ckpt_dir, optimizer, scheduler) if ckpt_dir else TrainState()
+    if ckpt_dir:
+        state.resumed_at.append(state.step)
+        logger.info("rank %d resumed at step %d (data epoch %d)", rank, state.step, state.epoch)
+    cfg = model.config
+    ddp_model = ray.train.torch.prepare_model(model, move_to_device=False)
+    forward = torch.compile(ddp_model) if tc.compile else ddp_model
+
+    shards = list_shards(tc.data, "train")
+    stream = ClipStream(
+        shards.urls,
+        ClipSpec.from_model_config(cfg, augment_preset(tc.augment)),
+        tokenizer,
+        tc.loader(),
+        shard_samples=shards.samples,
+    )
+    per_worker = batches_per_worker(shards.total_samples, tc.batch_size, world, tc.loader_workers)
+    writer = MetricsWriter(_tensorboard_dir(tc)) if rank == 0 else None
+    meter = StepMeter()
+    gather = world > 1  # negatives from every rank's batch
+
+    stream.epoch = state.epoch  # seeds the streams: a resumed run draws new data
+    loader = make_loader(stream, per_worker, pin_memory=device.type == "cuda")
+    while state.step < tc.max_steps:
+        finished_epoch = True
+        mark = time.perf_counter()
+        for batch in loader:  # one epoch: the same number of batches on every rank
+            wait = time.perf_counter() - mark
+            losses = _step(forward, _to_device(batch, device), cfg, tc, gather)
+            grad_norm = torch.nn.utils.clip_grad_norm_(ddp_model.parameters(), tc.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            state.step += 1
+            state.samples += tc.batch_size * world
+            skips = {k: batch[k] for k in ("corrupt_samples", "corrupt_shards")}
+            terms = {k: v.detach() for k, v in losses.items()}
+            meter.add({**terms, "grad_norm": grad_norm}, tc.batch_size, wait, skips)
+
+            last = state.step >= tc.max_steps
+            if state.step % tc.log_every == 0 or last:
+                metrics = meter.flush(device)
+                metrics["lr"] = scheduler.get_last_lr()[0]
+                if writer is not None:
+                    writer.write(state.step, metrics)
+                    logger.info(progress_line(state.step, tc.max_steps, metrics))
+            if state.step % tc.checkpoint_every == 0 or last:
+                _report(tc, model, tokenizer, optimizer, scheduler, state, rank, writer)
+            mark = time.perf_counter()
+            if last:
+                finished_epoch = False
+                break
+        if finished_epoch:
+            state.epoch += 1
+
+    if writer is not None:
+        writer.close()
+        try:
+            _publish_tensorboard(tc, writer.logdir, final=True)
+        except Exception:  # noqa: BLE001 - a plot must not fail (and so restart) a finished run
+            logger.exception("could not draw the loss curves")
+
+
+def _report(
+    tc: TrainConfig,
+    model: VattModel,
+    tokenizer: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    state: TrainState,
+    rank: int,
+    writer: MetricsWriter | None,
+) -> None:
+    """Checkpoint through ray.train.report: rank 0 writes it, every rank takes part."""
+    metrics = {"step": state.step, "epoch": state.epoch, "samples": state.samples}
+    name = checkpoint_name(state.step)
+    if rank != 0:
+        ray.train.report(metrics, checkpoint=None, checkpoint_dir_name=name)
+        return
+    with tempfile.TemporaryDirectory(prefix="vatt-ckpt-") as tmp:
+        save_checkpoint(tmp, model, tokenizer, optimizer, scheduler, state, tc.to_dict())
+        ray.train.report(
+            metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp), checkpoint_dir_name=name
+        )
+    if writer is not None:
+        _publish_tensorboard(tc, writer.logdir, final=False)
+    logger.info("checkpoint %s saved at step %d", name, state.step)

@@ -1,0 +1,233 @@
+"""`python -m train.pretrain`: pretrain VATT on WebDataset shards with Ray Train.
+
+The driver (this process) checks the inputs, trains the word tokenizer once (or reuses the
+run's), then hands `train.loop.train_loop_per_worker` to a `TorchTrainer`. It attaches to the
+Ray cluster in RAY_ADDRESS (so it runs unchanged under `ray job submit`), else starts a local
+Ray on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from typing import Any
+
+import ray
+import ray.train
+from ray.train.torch import TorchTrainer
+from transformers import PreTrainedTokenizerFast
+
+from model import CONFIG_NAMES, VattConfig, get_config, load_tokenizer, train_word_tokenizer
+from train import cluster, storage
+from train.augment import AUGMENT_PRESETS, augment_preset
+from train.checkpoint import STATE_FILE
+from train.config import TrainConfig
+from train.loop import CURVES_PNG, train_loop_per_worker
+from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
+from train.text import caption_corpus
+
+logger = logging.getLogger("train.pretrain")
+
+
+class RunExistsError(Exception):
+    """The output folder already holds a run and neither --resume nor --overwrite was given."""
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """["video_frames=8", "dropout=0.0"] -> {"video_frames": 8, "dropout": 0.0}."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m train.pretrain",
+        description="Pretrain VATT (NCE + MIL-NCE) on vatt-clips/1 shards with Ray Train. "
+        "Attaches to the Ray cluster in RAY_ADDRESS, else starts a local Ray.",
+    )
+    d = TrainConfig(data="")
+    p.add_argument("--data", required=True, help="dataset root URI (folder, gs://, s3://)")
+    p.add_argument("--config", default=d.config, choices=CONFIG_NAMES, help="model config")
+    p.add_argument("--output", default=d.output, help="run folder URI (default %(default)s)")
+    p.add_argument("--max-steps", type=int, default=d.max_steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="per training worker")
+    p.add_argument("--num-workers", type=int, default=d.num_workers, help="Ray Train workers")
+    p.add_argument("--cpus-per-worker", type=int, default=d.cpus_per_worker)
+    p.add_argument(
+        "--loader-workers",
+        type=int,
+        default=d.loader_workers,
+        help="DataLoader processes per training worker",
+    )
+    p.add_argument("--use-gpu", action="store_true", help="one GPU per worker, bf16 autocast")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output")
+    p.add_argument("--overwrite", action="store_true", help="delete --output first")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
+    p.add_argument("--end-lr", type=float, default=d.end_lr)
+    p.add_argument(
+        "--warmup-steps", type=int, default=d.warmup_steps, help="capped at a tenth of --max-steps"
+    )
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip)
+    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
+    p.add_argument(
+        "--max-failures",
+        type=int,
+        default=d.max_failures,
+        help="restarts from the last checkpoint after a worker dies",
+    )
+    p.add_argument(
+        "--augment",
+        default=d.augment,
+        choices=sorted(AUGMENT_PRESETS),
+        help="training augmentation: the paper's (default), light (no hue turn, no flip, "
+        "crops >= 40%%: for content whose meaning is colour and direction), or none",
+    )
+    p.add_argument("--shuffle-buffer", type=int, default=d.shuffle_buffer)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model config field, e.g. --set video_frames=8 (repeatable)",
+    )
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        data=storage.normalize(args.data),  # Ray Train runs workers in the run folder
+        output=storage.normalize(args.output),
+        config=args.config,
+        overrides=parse_overrides(args.set),
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        cpus_per_worker=args.cpus_per_worker,
+        loader_workers=args.loader_workers,
+        use_gpu=args.use_gpu,
+        compile=args.compile,
+        lr=args.lr,
+        end_lr=args.end_lr,
+        warmup_steps=args.warmup_steps,
+        grad_clip=args.grad_clip,
+        log_every=args.log_every,
+        checkpoint_every=args.checkpoint_every,
+        keep_checkpoints=args.keep_checkpoints,
+        max_failures=args.max_failures,
+        augment=args.augment,
+        shuffle_buffer=args.shuffle_buffer,
+        seed=args.seed,
+    )
+
+
+def prepare_tokenizer(tc: TrainConfig, vocab_size: int) -> PreTrainedTokenizerFast:
+    """The run's tokenizer: reused from `output/tokenizer` if present, else trained on the
+    train split's captions and saved there."""
+    target = storage.join(tc.output, "tokenizer")
+    if storage.exists(storage.join(target, "tokenizer.json")):
+        with tempfile.TemporaryDirectory() as tmp:
+            storage.download_dir(target, tmp)
+            logger.info("reusing the run's tokenizer at %s", target)
+            return load_tokenizer(tmp)
+    urls = list_shards(tc.data, "train").urls
+    texts = [t for t in caption_corpus(urls, max_samples=tc.tokenizer_samples) if t.strip()]
+    tokenizer = train_word_tokenizer(texts, vocab_size=vocab_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer.save_pretrained(tmp)
+        storage.upload_dir(tmp, target)
+    logger.info(
+        "trained a %d-word tokenizer on %d captions -> %s", len(tokenizer), len(texts), target
+    )
+    return tokenizer
+
+
+def existing_checkpoints(output: str) -> list[str]:
+    return storage.glob(storage.join(output, "checkpoint_*", STATE_FILE))
+
+
+def check_inputs(tc: TrainConfig) -> VattConfig:
+    """The model config, after checking everything that can be checked before Ray starts."""
+    register_fsspec_schemes()
+    model_cfg = get_config(tc.config, **tc.overrides)  # bad names, fields, geometry
+    augment_preset(tc.augment)
+    list_shards(tc.data, "train")  # a bad dataset root
+    return model_cfg
+
+
+def run(tc: TrainConfig, resume: bool = False, overwrite: bool = False) -> ray.train.Result:
+    """Train; returns Ray Train's Result (its .checkpoint is the last one)."""
+    model_cfg = check_inputs(tc)
+    if overwrite:
+        storage.remove(tc.output)
+    elif existing_checkpoints(tc.output) and not resume:
+        raise RunExistsError(
+            f"{tc.output} already holds a run; pass --resume to continue it, --overwrite to "
+            "start over, or another --output"
+        )
+    elif resume and not existing_checkpoints(tc.output):
+        logger.warning("--resume: no checkpoint in %s yet, starting from scratch", tc.output)
+    tokenizer = prepare_tokenizer(tc, model_cfg.vocab_size)
+    cluster.connect(tc.num_workers * tc.cpus_per_worker)
+    where = storage.ray_storage(tc.output)
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"train": tc.to_dict(), "tokenizer": tokenizer},
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=tc.num_workers,
+            use_gpu=tc.use_gpu,
+            resources_per_worker={"CPU": tc.cpus_per_worker},
+        ),
+        run_config=ray.train.RunConfig(
+            name=where.name,
+            storage_path=where.storage_path,
+            storage_filesystem=where.storage_filesystem,
+            failure_config=ray.train.FailureConfig(max_failures=tc.max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=tc.keep_checkpoints),
+        ),
+    )
+    return trainer.fit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    started = False
+    try:
+        tc = config_from_args(args)
+        check_inputs(tc)  # before spending seconds on starting Ray
+        started = cluster.connect(tc.num_workers * tc.cpus_per_worker)
+        result = run(tc, resume=args.resume, overwrite=args.overwrite)
+    except (RunExistsError, DatasetRootError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if started:
+            cluster.shutdown_local()
+    checkpoint = result.checkpoint.path if result.checkpoint else None
+    print(f"done: {result.metrics}")
+    print(f"last checkpoint: {checkpoint}")
+    print(f"loss curves: {storage.join(tc.output, 'tensorboard', CURVES_PNG)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""One raw WebDataset sample -> the model's inputs (video still uint8, see augment.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from transformers import PreTrainedTokenizerFast
+
+from train.audio import decode_waveform, fit_length
+from train.augment import (
+    AugmentConfig,
+    add_audio_noise,
+    center_crop,
+    color_jitter_affine,
+    identity_affine,
+    random_resized_crop,
+)
+from train.stream import RawSample, read_json_member
+from train.text import clip_caption, neighbor_texts, tokenize_bag
+from train.video import CropBox, decode_clip
+
+
+class SampleError(Exception):
+    """A sample that lacks a required member."""
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """The input geometry the model expects (read from its config)."""
+
+    video_frames: int
+    video_size: int
+    audio_samples: int
+    audio_sample_rate: int
+    text_max_tokens: int
+    num_neighbors: int
+    augment: AugmentConfig = AugmentConfig()
+
+    @classmethod
+    def from_model_config(cls, cfg: Any, augment: AugmentConfig | None = None) -> ClipSpec:
+        return cls(
+            video_frames=int(cfg.video_frames),
+            video_size=int(cfg.video_size),
+            audio_samples=int(cfg.audio_samples),
+            audio_sample_rate=int(cfg.audio_sample_rate),
+            text_max_tokens=int(cfg.text_max_tokens),
+            num_neighbors=int(cfg.num_neighbors),
+            augment=augment or AugmentConfig(),
+        )
+
+
+def _clip_mean(video: np.ndarray) -> np.ndarray:
+    # (3, T, H, W) -> mean RGB in [0, 1], from 1/64 of the pixels: plenty for a mean.
+    return video[:, :, ::8, ::8].reshape(3, -1).mean(axis=1) / 255.0
+
+
+def decode_sample(
+    raw: RawSample,
+    spec: ClipSpec,
+    tokenizer: PreTrainedTokenizerFast,
+    rng: np.random.Generator,
+    train: bool,
+) -> dict[str, Any]:
+    """Decode, augment (train) or centre-crop (eval), and tokenize one sample.
+
+    Returns numpy arrays: video (3, T, H, W) uint8, video_affine (3, 4) float32, audio (S,)
+    float32, audio_mask () bool, text_ids (K, L) int64, text_mask (K,) bool; and key, video_id,
+    caption (the clip's own text, for retrieval).
+    """
+    key = raw["__key__"]
+    if "mp4" not in raw:
+        raise SampleError(f"sample {key!r} has no mp4 member")
+    meta = read_json_member(raw)
+    aug = spec.augment
+    if train and aug.random_crop:
+
+        def crop_for(w: int, h: int) -> CropBox:
+            return random_resized_crop(w, h, rng, aug)
+
+    else:
+
+        def crop_for(w: int, h: int) -> CropBox:
+            return center_crop(w, h, aug.eval_crop_fraction)
+
+    flip = train and bool(rng.random() < aug.flip_prob)
+    video = decode_clip(raw["mp4"], spec.video_frames, spec.video_size, crop_for, flip)
+    affine = color_jitter_affine(_clip_mean(video), rng, aug) if train else identity_affine()
+
+    if "flac" in raw:
+        wave = decode_waveform(raw["flac"], spec.audio_sample_rate)
+        extra = len(wave) - spec.audio_samples
+        offset = int(rng.integers(0, extra + 1)) if train and extra > 0 else None
+        audio = fit_length(wave, spec.audio_samples, offset)
+        if train:
+            audio = add_audio_noise(audio, rng, aug.audio_noise)
+        has_audio = True
+    else:
+        audio = np.zeros(spec.audio_samples, np.float32)
+        has_audio = False
+
+    txt = raw.get("txt", b"").decode("utf-8")
+    ids, mask = tokenize_bag(
+        tokenizer, neighbor_texts(meta, txt, spec.num_neighbors), spec.text_max_tokens
+    )
+    return {
+        "video": video,
+        "video_affine": affine,
+        "audio": audio.astype(np.float32, copy=False),
+        "audio_mask": np.bool_(has_audio),
+        "text_ids": ids,
+        "text_mask": mask,
+        "key": key,
+        "video_id": str(meta.get("video_id") or key.rsplit("_", 1)[0]),
+        "caption": clip_caption(meta, txt),
+    }

@@ -1,0 +1,149 @@
+"""Decode a clip's `mp4` member to a uint8 frame array, cropped, resized and flipped on the way.
+
+Why an FFmpeg filter graph (crop -> scale -> hflip -> rgb24) rather than decoding to full-size
+RGB and resizing in torch: swscale does crop, resize and colour conversion in one pass, and the
+conversion of full-size frames to RGB was the slowest step (measured here: decode + full-size RGB
+34 ms per 32-frame 340x256 clip, decode + graph to 224x224 RGB 21 ms, one core).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+import av.filter
+import numpy as np
+
+
+class VideoDecodeError(Exception):
+    """An mp4 member that cannot be decoded into the asked number of frames."""
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """A crop of the source frame in pixels (x, y = top-left corner)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+def frame_indices(available: int, wanted: int) -> np.ndarray:
+    """`wanted` frame indices spread evenly over `available` frames (repeats when too few).
+
+    E.g. 32 -> 16 takes every second frame, so the clip still spans its whole time window
+    (and stays aligned with the audio of that window).
+    """
+    if available < 1 or wanted < 1:
+        raise ValueError(f"need at least one frame, got available={available}, wanted={wanted}")
+    # Centre of each of `wanted` equal bins over the source frames.
+    idx = np.floor((np.arange(wanted) + 0.5) * available / wanted).astype(np.int64)
+    return np.clip(idx, 0, available - 1)
+
+
+def _build_graph(
+    stream: av.video.stream.VideoStream, crop: CropBox, size: int, flip: bool
+) -> av.filter.Graph:
+    # Even offsets and sizes: yuv420p shares one chroma sample per 2x2 pixels, and FFmpeg's
+    # crop rejects some odd boxes (a pixel less of crop changes nothing for augmentation).
+    x, y = crop.x - crop.x % 2, crop.y - crop.y % 2
+    w, h = max(2, crop.width - crop.width % 2), max(2, crop.height - crop.height % 2)
+    graph = av.filter.Graph()
+    nodes = [graph.add_buffer(template=stream)]
+    nodes.append(graph.add("crop", f"{w}:{h}:{x}:{y}"))
+    nodes.append(graph.add("scale", f"{size}:{size}:flags=bilinear"))
+    if flip:
+        nodes.append(graph.add("hflip"))
+    # Planar RGB (G, B, R planes): copied plane by plane into the channels-first clip, where
+    # packed rgb24 would need a transposing copy (measured: 16 vs 22 ms per 32-frame clip).
+    nodes.append(graph.add("format", "gbrp"))
+    nodes.append(graph.add("buffersink"))
+    for a, b in zip(nodes, nodes[1:]):
+        a.link_to(b)
+    graph.configure()
+    return graph
+
+
+def probe_size(data: bytes) -> tuple[int, int, int]:
+    """(width, height, frames) of an mp4 from its header (frames = 0 when not recorded)."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        return stream.codec_context.width, stream.codec_context.height, stream.frames
+
+
+def decode_clip(
+    data: bytes,
+    frames: int,
+    size: int,
+    crop_for: Callable[[int, int], CropBox] | None = None,
+    flip: bool = False,
+) -> np.ndarray:
+    """The clip as (3, frames, size, size) uint8 RGB, channels first as the model takes it.
+
+    `crop_for(width, height)` returns the crop in source pixels (a function, because the frame
+    size is only known once the file is open); None = the whole frame. Frames are taken evenly
+    over the clip (`frame_indices`); a file with fewer frames than its header says repeats its
+    last one.
+    """
+    try:
+        container = av.open(io.BytesIO(data))
+    except Exception as error:  # noqa: BLE001 - PyAV raises several types for bad input
+        raise VideoDecodeError(f"cannot open mp4 ({len(data)} bytes): {error}") from error
+    with container:
+        if not container.streams.video:
+            raise VideoDecodeError("mp4 has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"  # one core per loader worker; threads would oversubscribe
+        width, height = stream.codec_context.width, stream.codec_context.height
+        crop = crop_for(width, height) if crop_for else CropBox(0, 0, width, height)
+        graph = _build_graph(stream, crop, size, flip)
+        if stream.frames > 0:
+            return _decode_wanted(container, stream, graph, frames, size)
+        # No frame count in the header: convert every frame, then pick.
+        every = [_planes_rgb(graph, frame, size) for frame in container.decode(stream)]
+    if not every:
+        raise VideoDecodeError("mp4 has no decodable frame")
+    return np.stack([every[i] for i in frame_indices(len(every), frames)], axis=1)
+
+
+def _decode_wanted(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    graph: av.filter.Graph,
+    frames: int,
+    size: int,
+) -> np.ndarray:
+    # Only the wanted frames are converted (all are decoded: H.264 frames depend on each
+    # other), each straight into its slot of the clip.
+    wanted = frame_indices(stream.frames, frames)
+    slots: dict[int, list[int]] = {}
+    for t, i in enumerate(wanted.tolist()):
+        slots.setdefault(i, []).append(t)
+    out = np.empty((3, frames, size, size), np.uint8)  # (3, T, H, W)
+    filled = 0  # output frames written so far, in order
+    for i, frame in enumerate(container.decode(stream)):
+        if i > wanted[-1]:
+            break
+        if i in slots:
+            first, *repeats = slots[i]
+            out[:, first] = _planes_rgb(graph, frame, size)
+            for t in repeats:
+                out[:, t] = out[:, first]
+            filled = slots[i][-1] + 1
+    if filled == 0:
+        raise VideoDecodeError("mp4 has no decodable frame")
+    out[:, filled:] = out[:, filled - 1 : filled]  # a truncated file repeats its last frame
+    return out
+
+
+def _planes_rgb(graph: av.filter.Graph, frame: av.VideoFrame, size: int) -> np.ndarray:
+    """`frame` through the graph, as (3, size, size) uint8 RGB."""
+    graph.push(frame)
+    rgb = graph.pull()  # gbrp: planes G, B, R; rows may be padded to line_size
+    out = np.empty((3, size, size), np.uint8)
+    for channel, plane in zip((1, 2, 0), rgb.planes):
+        out[channel] = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:size, :size]
+    return out
