@@ -126,7 +126,7 @@ def remove(uri: str) -> None:
     """Delete one file (no error when it is already gone)."""
     fs, path = _fresh(uri)
     with contextlib.suppress(FileNotFoundError):
-        fs.rm_file(path)
+        fs.rm(path)
 
 
 @contextlib.contextmanager
