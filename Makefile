@@ -52,7 +52,8 @@ pretrain: setup
 	$(PY) -m train.pretrain --data $(OUTPUT) --output $(RUN) --overwrite $(PRETRAIN_ARGS)
 
 evaluate: setup
-	$(PY) -m train.evaluate --checkpoint $(RUN) --data $(OUTPUT) --split val
+	$(PY) -m train.evaluate --checkpoint $(RUN) --data $(OUTPUT) --split val \
+		--examples-png $(RUN)/retrieval_examples.png
 
 # the whole thing on the embedded demo corpus: shards, pretraining, zero-shot retrieval
 demo: setup

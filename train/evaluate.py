@@ -16,6 +16,8 @@ import logging
 import sys
 from dataclasses import dataclass, field
 
+import fsspec
+import numpy as np
 import torch
 import torch.nn.functional as F
 import transformers
@@ -29,6 +31,7 @@ from train.shardlist import list_shards, register_fsspec_schemes
 
 logger = logging.getLogger("train.evaluate")
 
+MAX_THUMBS = 8  # clips whose middle frame is kept for the examples picture
 DIRECTIONS = ("video_to_text", "text_to_video", "video_to_audio", "audio_to_video")
 KS = (1, 5, 10)
 
@@ -43,6 +46,8 @@ class SplitEmbeddings:
     text_vt: list[torch.Tensor] = field(default_factory=list)  # (B, vt)
     has_audio: list[torch.Tensor] = field(default_factory=list)  # (B,) bool
     has_text: list[torch.Tensor] = field(default_factory=list)  # (B,) bool
+    captions: list[str] = field(default_factory=list)  # one per clip, reading order
+    thumbs: list[np.ndarray] = field(default_factory=list)  # (H, W, 3) uint8, first clips only
     skipped_samples: int = 0
     skipped_shards: int = 0
 
@@ -79,6 +84,9 @@ def embed_split(
         emb = model(video=video, audio=batch["audio"].to(device), text_ids=text_ids.to(device))
         for name in ("video_va", "video_vt", "audio_va", "text_vt"):
             getattr(out, name).append(emb[name].float().cpu())
+        out.captions.extend(captions)
+        for clip in batch["video"][: max(0, MAX_THUMBS - len(out.thumbs))]:  # (3, T, H, W)
+            out.thumbs.append(clip[:, clip.shape[1] // 2].permute(1, 2, 0).numpy())
         out.has_audio.append(batch["audio_mask"])
         out.has_text.append((text_ids != 0).any(dim=1))
         out.skipped_samples += batch["corrupt_samples"]
@@ -116,6 +124,66 @@ def retrieval(emb: SplitEmbeddings) -> dict[str, object]:
     }
 
 
+def top_texts(emb: SplitEmbeddings, n: int = 4, k: int = 5) -> list[dict[str, object]]:
+    """For the first n clips with text: the k captions of the split nearest to the video."""
+    text = emb.cat("has_text")
+    idx = [i for i in range(min(len(emb.thumbs), text.shape[0])) if bool(text[i])][:n]
+    pool = [i for i in range(text.shape[0]) if bool(text[i])]
+    if not idx:
+        return []
+    v = F.normalize(emb.cat("video_vt")[idx], dim=-1)  # (n, D)
+    t = F.normalize(emb.cat("text_vt")[pool], dim=-1)  # (P, D)
+    sim = v @ t.T  # (n, P)
+    out = []
+    for row, i in enumerate(idx):
+        scores, order = sim[row].topk(min(k, len(pool)))
+        out.append(
+            {
+                "clip": i,
+                "caption": emb.captions[i],
+                "top": [
+                    (emb.captions[pool[j]], float(s), pool[j] == i) for s, j in zip(scores, order)
+                ],
+            }
+        )
+    return out
+
+
+def write_examples_png(emb: SplitEmbeddings, path: str, n: int = 4) -> list[dict[str, object]]:
+    """A picture of a few held-out clips (middle frame) with their top-5 retrieved captions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = top_texts(emb, n)
+    if not rows:
+        return rows
+    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 2.2 * len(rows)), squeeze=False)
+    for (ax_img, ax_txt), r in zip(axes, rows):
+        ax_img.imshow(emb.thumbs[r["clip"]])
+        ax_img.set_axis_off()
+        ax_txt.set_axis_off()
+        ax_txt.text(0, 1, f"clip {r['clip']}: {r['caption']}", va="top", fontsize=9, weight="bold")
+        for j, (cap, score, hit) in enumerate(r["top"]):
+            mark = "*" if hit else " "
+            ax_txt.text(
+                0,
+                0.8 - 0.17 * j,
+                f"{mark} {j + 1}. {score:+.2f}  {cap[:70]}",
+                va="top",
+                fontsize=9,
+                family="monospace",
+                color="green" if hit else "black",
+            )
+    fig.suptitle("video -> text: top-5 captions of the split (* = the clip's own)", fontsize=10)
+    fig.tight_layout()
+    with fsspec.open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=90)
+    plt.close(fig)
+    return rows
+
+
 def format_table(result: dict[str, object], emb: SplitEmbeddings) -> str:
     n_text = int(emb.cat("has_text").sum())
     n_audio = int(emb.cat("has_audio").sum())
@@ -150,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--json", action="store_true", help="print one JSON object only")
+    p.add_argument(
+        "--examples-png",
+        default=None,
+        help="also write a PNG of a few clips with their top-5 retrieved captions here",
+    )
     args = p.parse_args(argv)
     register_fsspec_schemes()
     transformers.utils.logging.disable_progress_bar()
@@ -167,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     result = retrieval(emb)
     print(json.dumps(result) if args.json else format_table(result, emb))
+    if args.examples_png:
+        write_examples_png(emb, args.examples_png)
+        if not args.json:
+            print(f"top-5 retrieved captions of a few clips: {args.examples_png}")
     return 0
 
 

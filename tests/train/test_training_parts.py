@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -132,3 +133,31 @@ def test_cli_rejects_bad_arguments(capsys, synthetic_root: Path, tmp_path: Path)
     assert "no_such_field" in capsys.readouterr().err
     assert pretrain_main(["--data", str(tmp_path / "nowhere"), "--output", str(tmp_path)]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_examples_png_shows_each_clips_top_five_captions(tmp_path: Path) -> None:
+    from train.evaluate import SplitEmbeddings, write_examples_png
+
+    torch.manual_seed(0)
+    n, d = 7, 16
+    video = torch.randn(n, d)
+    text = video + 0.01 * torch.randn(n, d)  # every clip's own caption is its nearest
+    emb = SplitEmbeddings(
+        video_va=[video],
+        video_vt=[video],
+        audio_va=[video],
+        text_vt=[text],
+        has_audio=[torch.ones(n, dtype=torch.bool)],
+        has_text=[torch.tensor([True, False, True, True, True, True, True])],
+        captions=[f"caption {i}" for i in range(n)],
+        thumbs=[np.full((32, 32, 3), 40 * i, dtype=np.uint8) for i in range(4)],
+    )
+    out = tmp_path / "examples.png"
+    rows = write_examples_png(emb, str(out), n=3)
+    assert [r["clip"] for r in rows] == [0, 2, 3]  # clip 1 has no text
+    for r in rows:
+        assert len(r["top"]) == 5
+        assert r["top"][0][0] == r["caption"] and r["top"][0][2]  # the own caption first
+        assert all(cap != "caption 1" for cap, _, _ in r["top"])  # captionless clip never listed
+    png = out.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
