@@ -17,7 +17,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from pipeline import asr, storage
-from pipeline.captions import CaptionError, Segment, load_captions, segments_from_json_obj
+from pipeline.captions import (
+    CaptionError,
+    Segment,
+    clean_segments,
+    load_captions,
+    segments_from_json_obj,
+)
 from pipeline.clips import CaptionIndex, plan_windows
 from pipeline.decode import ASR_SAMPLE_RATE, cut_clips
 from pipeline.errors import StageError
@@ -79,8 +85,6 @@ def _captions_for(row: dict, duration: float, opts: BuildOptions) -> tuple[list[
         return [], "none"
     try:
         if isinstance(cap, dict):
-            from pipeline.captions import clean_segments
-
             segs, fmt = (
                 clean_segments(segments_from_json_obj(cap, row["video"]), duration),
                 "howto100m",
@@ -224,10 +228,11 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
                     fail(exc.stage, exc.message)
             if not done:
                 return rec
-            spill_local = os.path.join(tmpdir, "spill.tar")
             total = 0
             index = CaptionIndex(segs)
-            with open(spill_local, "wb") as f, SampleTarWriter(f) as tw:
+            # straight to its final place (atomically): no local tar copied afterwards
+            spill_uri = storage.join(output, spill_name(vid))
+            with storage.open_atomic(spill_uri) as f, SampleTarWriter(f) as tw:
                 for media in done:
                     base = os.path.join(tmpdir, f"{media.window.clip:05d}")
                     with open(base + ".mp4", "rb") as m:
@@ -239,11 +244,6 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
                     sample = _sample(key, media.window, media, row, p, index, text_source, opts)
                     total += sum(len(v) for k, v in sample.items() if k != "__key__")
                     tw.write(sample)
-            with (
-                open(spill_local, "rb") as src,
-                storage.open_atomic(storage.join(output, spill_name(vid))) as dst,
-            ):
-                shutil.copyfileobj(src, dst, 1 << 22)
             rec.clips, rec.bytes, rec.spill = len(done), total, spill_name(vid)
             rec.duration = round(sum(m.window.end - m.window.start for m in done), 3)
             rec.text_source = text_source
