@@ -157,14 +157,22 @@ def _training_workers() -> list[psutil.Process]:
 def test_killed_worker_restarts_from_the_last_checkpoint(
     ray_cluster, synthetic_root: Path, tmp_path: Path
 ) -> None:
-    tc = _config(synthetic_root, tmp_path / "killed", max_steps=20, checkpoint_every=4)
-    # Checkpoint 8 being written means checkpoint 4 is registered (report is a barrier).
-    second = tmp_path / "killed" / "checkpoint_00000008"
+    tc = _config(synthetic_root, tmp_path / "killed", max_steps=40, checkpoint_every=4)
+    # Kill once the Ray Train controller has registered a checkpoint: its snapshot file then
+    # names it. (A checkpoint folder on disk is not enough: the controller polls the workers'
+    # reports every couple of seconds, so under load it may not have taken one in yet.)
+    snapshot = tmp_path / "killed" / "checkpoint_manager_snapshot.json"
     killed: list[int] = []
+
+    def registered() -> bool:
+        try:
+            return json.loads(snapshot.read_text()).get("latest_checkpoint_result") is not None
+        except (OSError, ValueError):
+            return False  # not written yet, or caught mid-write
 
     def kill_one_worker_mid_run() -> None:
         deadline = time.time() + 300
-        while time.time() < deadline and not second.exists():
+        while time.time() < deadline and not registered():
             time.sleep(0.05)
         workers = _training_workers()
         if workers:
@@ -176,8 +184,8 @@ def test_killed_worker_restarts_from_the_last_checkpoint(
     result = run(tc)
     killer.join(timeout=10)
     assert killed, "no training worker found to kill"
-    assert result.metrics["step"] == 20
+    assert result.metrics["step"] == 40
     state = read_state(find_checkpoint(tc.output))
-    assert state.step == 20
-    # Restarted once, from a checkpoint (4 or 8, whichever was the last when it died), not 0.
-    assert len(state.resumed_at) == 1 and state.resumed_at[0] in (4, 8, 12, 16)
+    assert state.step == 40
+    # Restarted once, from a registered checkpoint (whichever was the last when it died), not 0.
+    assert len(state.resumed_at) == 1 and state.resumed_at[0] in range(4, 40, 4)
