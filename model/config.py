@@ -6,7 +6,8 @@ next to the weights by `save_pretrained`. Data loaders read its input-geometry f
 `num_neighbors`, `vocab_size`) and the trainer its loss fields (`temperature`, `mil_nce_weight`).
 
 The `tiny` config is built to train in minutes on 2 CPU cores:
-- video 16 frames x 112 x 112 (1.6 s at 10 fps): (16/4) x (112/16)^2 = 4 x 7 x 7 = 196 tokens
+- video 16 frames x 112 x 112 (the clip's whole 3.2 s at 5 fps: every second frame of the
+  shard's 10 fps): (16/4) x (112/16)^2 = 4 x 7 x 7 = 196 tokens
 - audio 16 kHz x 3.2 s = 51,200 samples: 51,200 / 128 = 400 tokens
 - text up to 16 word tokens, vocabulary 8,192, 128-d word embeddings
 - every Transformer 2 layers, width 128, MLP 512, 4 heads; common spaces va 128 / vt 64

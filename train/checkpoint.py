@@ -84,16 +84,50 @@ def restore_training(
     return read_state(directory)
 
 
+# Ray Train's record of the checkpoints it registered (written by its controller after a
+# checkpoint's upload completed), in the run folder.
+RAY_SNAPSHOT = "checkpoint_manager_snapshot.json"
+# What a complete checkpoint folder holds (see the module docstring).
+REQUIRED_FILES = (
+    STATE_FILE,
+    "optimizer.pt",
+    "scheduler.pt",
+    "model/config.json",
+    "model/model.safetensors",
+    "tokenizer/tokenizer.json",
+)
+
+
+def registered_checkpoint(run_uri: str) -> str | None:
+    """The latest checkpoint Ray Train registered for the run folder `run_uri`, or None when it
+    registered none (or the run was not made by Ray Train)."""
+    snapshot = storage.join(run_uri, RAY_SNAPSHOT)
+    if not storage.exists(snapshot):
+        return None
+    latest = json.loads(storage.read_bytes(snapshot)).get("latest_checkpoint_result")
+    return storage.join(run_uri, latest["checkpoint_dir_name"]) if latest else None
+
+
+def is_complete(checkpoint_uri: str) -> bool:
+    return all(storage.exists(storage.join(checkpoint_uri, f)) for f in REQUIRED_FILES)
+
+
 def find_checkpoint(uri: str) -> str:
     """`uri` itself when it is a checkpoint folder, else the latest checkpoint of the run
-    folder `uri` (by step)."""
+    folder `uri`: the one Ray Train registered last (a folder a killed upload left half-written
+    is never registered), or without Ray's record the complete folder of the highest step."""
     uri = storage.normalize(uri)
     if storage.exists(storage.join(uri, STATE_FILE)):
         return uri
+    registered = registered_checkpoint(uri)
+    if registered is not None:
+        return registered
     found = storage.glob(storage.join(uri, "checkpoint_*", STATE_FILE))
-    if not found:
-        raise CheckpointNotFoundError(f"no checkpoint (a folder with {STATE_FILE}) at {uri}")
-    return max(found).rsplit("/", 1)[0]  # names are checkpoint_{step:08d}: max = latest
+    folders = sorted((p.rsplit("/", 1)[0] for p in found), reverse=True)  # latest first
+    for folder in folders:
+        if is_complete(folder):
+            return folder
+    raise CheckpointNotFoundError(f"no complete checkpoint (a folder with {STATE_FILE}) at {uri}")
 
 
 @contextlib.contextmanager

@@ -40,6 +40,15 @@ class TrainConfig:
     seed: int = 0
     tokenizer_samples: int = 20_000  # clips read to train the tokenizer
 
+    def __post_init__(self) -> None:
+        positive = ("max_steps", "batch_size", "num_workers", "cpus_per_worker", "log_every")
+        for name in (*positive, "checkpoint_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("loader_workers", "max_failures", "warmup_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+
     def loader(self) -> LoaderConfig:
         return LoaderConfig(
             batch_size=self.batch_size,

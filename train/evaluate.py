@@ -24,10 +24,10 @@ import transformers
 
 from model import VattModel, encode_texts
 from train.augment import finalize_video
-from train.checkpoint import load_for_inference
+from train.checkpoint import CheckpointNotFoundError, load_for_inference
 from train.data import ClipStream, LoaderConfig, make_loader
 from train.sample import ClipSpec
-from train.shardlist import list_shards, register_fsspec_schemes
+from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
 
 logger = logging.getLogger("train.evaluate")
 
@@ -226,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     register_fsspec_schemes()
     transformers.utils.logging.disable_progress_bar()
-    model, tokenizer, state = load_for_inference(args.checkpoint)
+    try:
+        list_shards(args.data, args.split)  # a bad root or schema: one line, before the model
+        model, tokenizer, state = load_for_inference(args.checkpoint)
+    except (CheckpointNotFoundError, DatasetRootError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     logger.info("model of step %d from %s", state.step, args.checkpoint)
     emb = embed_split(
         model, tokenizer, args.data, args.split, args.batch_size, torch.device(args.device)
@@ -239,7 +244,11 @@ def main(argv: list[str] | None = None) -> int:
             args.data,
         )
     result = retrieval(emb)
-    print(json.dumps(result) if args.json else format_table(result, emb))
+    if args.json:
+        unreadable = {"clips": emb.skipped_samples, "shards": emb.skipped_shards}
+        print(json.dumps({**result, "unreadable": unreadable}))
+    else:
+        print(format_table(result, emb))
     if args.examples_png:
         write_examples_png(emb, args.examples_png)
         if not args.json:

@@ -32,6 +32,10 @@ from train.text import caption_corpus
 logger = logging.getLogger("train.pretrain")
 
 
+class StorageAccessError(Exception):
+    """The dataset cannot be read or the run folder cannot be written (credentials, bucket)."""
+
+
 class RunExistsError(Exception):
     """The output folder already holds a run and neither --resume nor --overwrite was given."""
 
@@ -65,7 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=d.config, choices=CONFIG_NAMES, help="model config")
     p.add_argument("--output", default=d.output, help="run folder URI (default %(default)s)")
     p.add_argument("--max-steps", type=int, default=d.max_steps)
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="per training worker")
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument(
+        "--batch-size", type=int, default=d.batch_size, help="per training worker (%(default)s)"
+    )
+    batch.add_argument(
+        "--global-batch-size",
+        type=int,
+        default=None,
+        help="the batch over all workers (the paper's 2048); must divide by --num-workers",
+    )
     p.add_argument("--num-workers", type=int, default=d.num_workers, help="Ray Train workers")
     p.add_argument("--cpus-per-worker", type=int, default=d.cpus_per_worker)
     p.add_argument(
@@ -112,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def per_worker_batch(args: argparse.Namespace) -> int:
+    if args.global_batch_size is None:
+        return args.batch_size
+    if args.num_workers < 1 or args.global_batch_size % args.num_workers:
+        raise ValueError(
+            f"--global-batch-size {args.global_batch_size} is not divisible by "
+            f"--num-workers {args.num_workers}"
+        )
+    return args.global_batch_size // args.num_workers
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         data=storage.normalize(args.data),  # Ray Train runs workers in the run folder
@@ -119,7 +143,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         config=args.config,
         overrides=parse_overrides(args.set),
         max_steps=args.max_steps,
-        batch_size=args.batch_size,
+        batch_size=per_worker_batch(args),
         num_workers=args.num_workers,
         cpus_per_worker=args.cpus_per_worker,
         loader_workers=args.loader_workers,
@@ -164,12 +188,28 @@ def existing_checkpoints(output: str) -> list[str]:
     return storage.glob(storage.join(output, "checkpoint_*", STATE_FILE))
 
 
+def _one_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
 def check_inputs(tc: TrainConfig) -> VattConfig:
-    """The model config, after checking everything that can be checked before Ray starts."""
+    """The model config, after checking everything that can be checked before Ray starts:
+    names and geometry, the dataset (readable, a vatt-clips dataset), the run folder
+    (writable: credentials, bucket)."""
     register_fsspec_schemes()
     model_cfg = get_config(tc.config, **tc.overrides)  # bad names, fields, geometry
     augment_preset(tc.augment)
-    list_shards(tc.data, "train")  # a bad dataset root
+    try:
+        list_shards(tc.data, "train")  # a bad dataset root, a wrong schema version
+    except (DatasetRootError, ValueError):
+        raise
+    except Exception as error:  # noqa: BLE001 - the store's own error, named with the URI
+        raise StorageAccessError(f"cannot read {tc.data}: {_one_line(error)}") from error
+    try:
+        storage.check_writable(tc.output)
+    except Exception as error:  # noqa: BLE001
+        raise StorageAccessError(f"cannot write to {tc.output}: {_one_line(error)}") from error
     return model_cfg
 
 
@@ -216,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         check_inputs(tc)  # before spending seconds on starting Ray
         started = cluster.connect(tc.num_workers * tc.cpus_per_worker)
         result = run(tc, resume=args.resume, overwrite=args.overwrite)
-    except (RunExistsError, DatasetRootError, ValueError, FileNotFoundError) as error:
+    except (
+        RunExistsError,
+        StorageAccessError,
+        DatasetRootError,
+        ValueError,
+        FileNotFoundError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:

@@ -7,6 +7,7 @@ pyarrow's FSSpecHandler lets one URI scheme (and one set of credentials) serve b
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 
 import fsspec
@@ -58,6 +59,22 @@ def ray_storage(output: str) -> RayStorage:
 def exists(uri: str) -> bool:
     fs, path = fsspec.core.url_to_fs(uri)
     return fs.exists(path)
+
+
+def read_bytes(uri: str) -> bytes:
+    fs, path = fsspec.core.url_to_fs(uri)
+    return fs.cat_file(path)
+
+
+def check_writable(uri: str) -> None:
+    """Write and remove a small probe object under folder `uri`: raises (the store's own
+    error: no credentials, no permission, no such bucket) when the run could not be saved."""
+    fs, path = fsspec.core.url_to_fs(uri)
+    if _fs_is_local(fs):
+        fs.makedirs(path, exist_ok=True)  # object stores have no folders to make
+    probe = f"{path.rstrip('/')}/.write-probe-{uuid.uuid4().hex[:12]}"
+    fs.pipe_file(probe, b"")
+    fs.rm_file(probe)
 
 
 def remove(uri: str) -> None:

@@ -180,7 +180,8 @@ def test_every_rank_yields_the_same_number_of_batches(
 
 
 def _corrupt_dataset(root: Path) -> Path:
-    """Two shards: one with 3 good and 4 broken samples, one cut short mid-way."""
+    """Three shards listed: one with 3 good and 4 broken samples, one cut short mid-way, and
+    one deleted after the build."""
     good = [make_sample(SPEC, v, 0) for v in range(3)]
     bad_mp4 = {**make_sample(SPEC, 3, 0), "mp4": b"\x00\x00\x00 not an mp4"}
     bad_flac = {**make_sample(SPEC, 4, 0), "flac": b"fLaC garbage"}
@@ -197,6 +198,7 @@ def _corrupt_dataset(root: Path) -> Path:
                 "shards": [
                     {"name": "shards/train-000000.tar", "split": "train", "samples": 7},
                     {"name": "shards/train-000001.tar", "split": "train", "samples": 4},
+                    {"name": "shards/train-000002.tar", "split": "train", "samples": 4},
                     {"name": "shards/val-000000.tar", "split": "val", "samples": 0},
                 ],
             }
@@ -216,7 +218,7 @@ def test_corrupt_samples_and_shards_are_skipped_and_counted(
     assert {"vid000_00000", "vid001_00000", "vid002_00000"} <= set(keys)
     assert not {"vid003_00000", "vid004_00000", "vid005_00000", "vid006_00000"} & set(keys)
     assert sum(b["corrupt_samples"] for b in batches) == 4
-    assert sum(b["corrupt_shards"] for b in batches) == 1
+    assert sum(b["corrupt_shards"] for b in batches) == 2  # the truncated and the deleted
     # The endless training stream keeps going over the same data, counting as it goes.
     train = ClipStream(urls, spec, tokenizer, LoaderConfig(4, 0, shuffle_buffer=4))
     batches = list(make_loader(train, 6))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ import torch
 
 from model import VattModel
 from tests.train.conftest import SPEC, TEST_MODEL
+from tests.train.shardgen import truncate
 from train import cluster, evaluate
 from train.checkpoint import find_checkpoint, read_state
 from train.config import TrainConfig
@@ -113,7 +116,9 @@ def test_evaluate_prints_retrieval_json(trained: TrainConfig, synthetic_root: Pa
         "text_to_video",
         "video_to_audio",
         "audio_to_video",
+        "unreadable",
     }
+    assert result["unreadable"] == {"clips": 0, "shards": 0}
     assert result["n"] == n
     for direction in ("video_to_text", "text_to_video", "video_to_audio", "audio_to_video"):
         m = result[direction]
@@ -189,3 +194,45 @@ def test_killed_worker_restarts_from_the_last_checkpoint(
     assert state.step == 40
     # Restarted once, from a registered checkpoint (whichever was the last when it died), not 0.
     assert len(state.resumed_at) == 1 and state.resumed_at[0] in range(4, 40, 4)
+
+
+def _flip_mp4_bytes(shard: Path, nth: int = 0) -> str:
+    """Invert the first 256 bytes of the `nth` mp4 member's payload in place; its key."""
+    with tarfile.open(shard) as t:
+        member = [m for m in t.getmembers() if m.name.endswith(".mp4")][nth]
+    with open(shard, "r+b") as f:
+        f.seek(member.offset_data)
+        data = f.read(256)
+        f.seek(member.offset_data)
+        f.write(bytes(b ^ 0xFF for b in data))
+    return member.name.rsplit(".", 1)[0]
+
+
+def test_training_and_evaluation_go_on_over_corrupt_and_missing_shards(
+    ray_cluster, synthetic_root: Path, tmp_path: Path, capsys
+) -> None:
+    """Bytes flipped in a tar, a shard cut short, a shard listed in dataset.json but deleted:
+    training skips them, counts them in its metrics and finishes; evaluation says how many
+    clips it could not read."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_root, data)
+    shards = data / "shards"
+    _flip_mp4_bytes(shards / "train-000000.tar")
+    truncate(shards / "train-000001.tar", 0.5)
+    (shards / "train-000002.tar").unlink()
+    _flip_mp4_bytes(shards / "val-000000.tar", nth=1)
+    (shards / "val-000001.tar").unlink()
+
+    tc = _config(data, tmp_path / "run", max_steps=6, checkpoint_every=6, log_every=1)
+    assert run(tc).metrics["step"] == 6
+    scalars = read_scalars(str(tmp_path / "run" / "tensorboard"))
+    skipped_shards = sum(v for _, v in scalars["train/corrupt_shards"])
+    skipped_samples = sum(v for _, v in scalars["train/corrupt_samples"])
+    # 6 steps x 12 clips = 2 passes over what is left: the deleted and the cut shard each time.
+    assert skipped_shards >= 2 and skipped_samples >= 1, (skipped_shards, skipped_samples)
+
+    args = ["--checkpoint", tc.output, "--data", str(data), "--split", "val", "--json"]
+    assert evaluate.main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["unreadable"] == {"clips": 1, "shards": 1}
+    assert result["n"] == SPEC.samples_per_shard - 1

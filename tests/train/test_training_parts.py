@@ -3,6 +3,7 @@ maths, CLI argument handling."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,8 +12,11 @@ import pytest
 import torch
 
 from model import VattModel, get_config
+from tests.conftest import environ
 from tests.train.conftest import TEST_MODEL
 from train.checkpoint import (
+    RAY_SNAPSHOT,
+    REQUIRED_FILES,
     CheckpointNotFoundError,
     TrainState,
     find_checkpoint,
@@ -76,15 +80,28 @@ def test_checkpoint_restores_identical_optimizer_and_schedule(tmp_path: Path, to
         assert torch.equal(again.state_dict()[name], tensor), name
 
 
+def _checkpoint_folder(folder: Path, missing: str = "") -> Path:
+    for name in REQUIRED_FILES:
+        if name != missing:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text("{}")
+    return folder
+
+
 def test_find_checkpoint_takes_the_latest_or_names_the_folder(tmp_path: Path) -> None:
     for step in (5, 40, 12):
-        folder = tmp_path / f"checkpoint_{step:08d}"
-        folder.mkdir()
-        (folder / "state.json").write_text("{}")
+        _checkpoint_folder(tmp_path / f"checkpoint_{step:08d}")
+    # A later folder a killed upload left half-written (no weights) is not a checkpoint.
+    _checkpoint_folder(tmp_path / "checkpoint_00000044", missing="model/model.safetensors")
     assert find_checkpoint(str(tmp_path)).endswith("checkpoint_00000040")
     assert find_checkpoint(str(tmp_path / "checkpoint_00000005")).endswith("checkpoint_00000005")
     with pytest.raises(CheckpointNotFoundError, match="empty"):
         find_checkpoint(str(tmp_path / "empty"))
+    # With Ray Train's record, the checkpoint it registered last wins, whatever else is there.
+    (tmp_path / RAY_SNAPSHOT).write_text(
+        json.dumps({"latest_checkpoint_result": {"checkpoint_dir_name": "checkpoint_00000012"}})
+    )
+    assert find_checkpoint(str(tmp_path)).endswith("checkpoint_00000012")
 
 
 def test_step_meter_means_losses_and_sums_skips(tmp_path: Path) -> None:
@@ -133,6 +150,61 @@ def test_cli_rejects_bad_arguments(capsys, synthetic_root: Path, tmp_path: Path)
     assert "no_such_field" in capsys.readouterr().err
     assert pretrain_main(["--data", str(tmp_path / "nowhere"), "--output", str(tmp_path)]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_bad_configurations_are_one_line_errors_before_ray(
+    capsys, synthetic_root: Path, tmp_path: Path, s3_server
+) -> None:
+    """Each a one-line `error:` naming the problem, exit 2, and no Ray started (cheap checks)."""
+    import ray
+
+    out = ["--output", str(tmp_path / "run")]
+    data = ["--data", str(synthetic_root)]
+    assert pretrain_main([*data, *out, "--global-batch-size", "10", "--num-workers", "4"]) == 2
+    assert "--global-batch-size 10 is not divisible by --num-workers 4" in _one_error_line(capsys)
+    assert pretrain_main([*data, *out, "--batch-size", "0"]) == 2
+    assert "batch_size must be at least 1" in _one_error_line(capsys)
+
+    # A folder that is not a dataset (no dataset.json, no shards): named.
+    (tmp_path / "videos").mkdir()
+    assert pretrain_main(["--data", str(tmp_path / "videos"), *out]) == 2
+    assert f"no 'train' shards under {tmp_path / 'videos'}" in _one_error_line(capsys)
+
+    # A dataset of another schema version: both versions named.
+    other = tmp_path / "v2"
+    (other / "shards").mkdir(parents=True)
+    (other / "dataset.json").write_text(json.dumps({"schema": "vatt-clips/2", "shards": []}))
+    assert pretrain_main(["--data", str(other), *out]) == 2
+    line = _one_error_line(capsys)
+    assert "schema 'vatt-clips/2', expected 'vatt-clips/1'" in line and str(other) in line
+
+    # A bucket without credentials: the URI and the store's reason, no traceback.
+    nocreds = {
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    with environ(nocreds):
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
+        for args in (
+            ["--data", "s3://vatt-test/some-dataset", *out],
+            [*data, "--output", "s3://vatt-test/some-run"],
+        ):
+            assert pretrain_main(args) == 2
+            line = _one_error_line(capsys)
+            assert "s3://vatt-test/some-" in line and "credentials" in line.lower(), line
+    s3fs.S3FileSystem.clear_instance_cache()
+    assert not ray.is_initialized()
 
 
 def test_examples_png_shows_each_clips_top_five_captions(tmp_path: Path) -> None:
