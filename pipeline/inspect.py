@@ -102,7 +102,10 @@ def read_index(output: str, columns: list[str]):
     fs, path = storage.fs_for(uri)
     if not fs.exists(path):
         raise DatasetReadError(f"{output}: no index.parquet (not a finished vatt-clips build?)")
-    return pq.read_table(path, filesystem=fs, columns=columns)
+    # Opened and closed here: pyarrow leaves an fsspec file to the garbage collector, and
+    # gcsfs's background prefetcher then logs a destroyed pending task.
+    with fs.open(path, "rb") as f:
+        return pq.read_table(f, columns=columns)
 
 
 def pick_clips(

@@ -102,7 +102,10 @@ def _read_json(uri: str) -> dict:
 
 def _failures(output: str, examples: int) -> dict[str, StageFailures]:
     fs, path = storage.fs_for(storage.join(output, "failures.parquet"))
-    rows = pq.read_table(path, filesystem=fs).to_pylist() if fs.exists(path) else []
+    rows = []
+    if fs.exists(path):
+        with fs.open(path, "rb") as f:  # closed here, not by the garbage collector
+            rows = pq.read_table(f).to_pylist()
     out: dict[str, StageFailures] = {}
     for r in rows:
         f = out.setdefault(r["stage"], StageFailures())

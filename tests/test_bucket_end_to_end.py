@@ -58,7 +58,7 @@ def test_make_shards_pretrain_evaluate_on_a_bucket(gcs_emulator, tmp_path) -> No
     assert data in shards.stdout  # the summary says where the shards are
 
     settings = " ".join(f"--set {k}={v}" for k, v in TEST_MODEL.items())
-    _make(
+    trained = _make(
         "pretrain",
         env,
         OUTPUT=data,
@@ -66,6 +66,8 @@ def test_make_shards_pretrain_evaluate_on_a_bucket(gcs_emulator, tmp_path) -> No
         PRETRAIN_ARGS=f"--config tiny --max-steps 4 --batch-size 4 --num-workers 1 "
         f"--cpus-per-worker 1 --loader-workers 0 --checkpoint-every 2 {settings}",
     )
+    assert f"last checkpoint: {run}/checkpoint_00000004" in trained.stdout
+    assert "AdaptiveReadaheadCache" not in trained.stdout + trained.stderr  # fsspec kept quiet
     fs, root = storage.fs_for(run)
     fs.invalidate_cache()
     names = {p.removeprefix(root + "/") for p in fs.find(root)}
@@ -75,6 +77,7 @@ def test_make_shards_pretrain_evaluate_on_a_bucket(gcs_emulator, tmp_path) -> No
 
     evaluated = _make("evaluate", env, OUTPUT=data, RUN=run)
     assert "R@1" in evaluated.stdout and "MedR" in evaluated.stdout
+    assert "Task was destroyed" not in shards.stderr + trained.stderr + evaluated.stderr
     fs.invalidate_cache()  # this process listed the run before evaluation wrote to it
     assert storage.read_bytes(f"{run}/retrieval_examples.png").startswith(b"\x89PNG")
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 import transformers
 
 from model import VattModel, encode_texts
+from train import logs
 from train.augment import finalize_video
 from train.checkpoint import CheckpointNotFoundError, load_for_inference
 from train.data import ClipStream, LoaderConfig, make_loader
@@ -203,7 +204,7 @@ def format_table(result: dict[str, object], emb: SplitEmbeddings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logs.configure()
     p = argparse.ArgumentParser(
         prog="python -m train.evaluate",
         description="Zero-shot retrieval (video<->text, video<->audio) on held-out clips.",

@@ -21,7 +21,7 @@ import torch
 import transformers
 
 from model import VattModel, get_config, vatt_loss
-from train import storage
+from train import logs, storage
 from train.augment import augment_preset, finalize_video
 from train.checkpoint import TrainState, checkpoint_name, restore_training, save_checkpoint
 from train.config import TrainConfig
@@ -102,7 +102,7 @@ def _step(
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     """Ray Train entry point. `config`: {"train": TrainConfig dict, "tokenizer": tokenizer}."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logs.configure()
     transformers.utils.logging.disable_progress_bar()  # per-save bars would swamp the log
     register_fsspec_schemes()
     tc = TrainConfig.from_dict(config["train"])

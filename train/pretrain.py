@@ -21,7 +21,7 @@ from ray.train.torch import TorchTrainer
 from transformers import PreTrainedTokenizerFast
 
 from model import CONFIG_NAMES, VattConfig, get_config, load_tokenizer, train_word_tokenizer
-from train import cluster, storage
+from train import cluster, logs, storage
 from train.augment import AUGMENT_PRESETS, augment_preset
 from train.checkpoint import STATE_FILE
 from train.config import TrainConfig
@@ -248,7 +248,7 @@ def run(tc: TrainConfig, resume: bool = False, overwrite: bool = False) -> ray.t
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logs.configure()
     args = build_parser().parse_args(argv)
     started = False
     try:
@@ -268,7 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if started:
             cluster.shutdown_local()
-    checkpoint = result.checkpoint.path if result.checkpoint else None
+    # Ray's path is relative to its pyarrow filesystem (no scheme): name it by the run's URI.
+    checkpoint = (
+        storage.join(tc.output, result.checkpoint.path.rstrip("/").rsplit("/", 1)[-1])
+        if result.checkpoint
+        else None
+    )
     print(f"done: {result.metrics}")
     print(f"last checkpoint: {checkpoint}")
     print(f"loss curves: {storage.join(tc.output, 'tensorboard', CURVES_PNG)}")
