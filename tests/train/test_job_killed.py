@@ -27,7 +27,7 @@ from train.checkpoint import (
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-MAX_STEPS, EVERY = 60, 5
+MAX_STEPS, EVERY = 100, 5
 
 
 def _pretrain(root: Path, output: Path, *extra: str) -> list[str]:

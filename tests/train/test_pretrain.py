@@ -162,7 +162,7 @@ def _training_workers() -> list[psutil.Process]:
 def test_killed_worker_restarts_from_the_last_checkpoint(
     ray_cluster, synthetic_root: Path, tmp_path: Path
 ) -> None:
-    tc = _config(synthetic_root, tmp_path / "killed", max_steps=40, checkpoint_every=4)
+    tc = _config(synthetic_root, tmp_path / "killed", max_steps=60, checkpoint_every=4)
     # Kill once the Ray Train controller has registered a checkpoint: its snapshot file then
     # names it. (A checkpoint folder on disk is not enough: the controller polls the workers'
     # reports every couple of seconds, so under load it may not have taken one in yet.)
@@ -189,11 +189,11 @@ def test_killed_worker_restarts_from_the_last_checkpoint(
     result = run(tc)
     killer.join(timeout=10)
     assert killed, "no training worker found to kill"
-    assert result.metrics["step"] == 40
+    assert result.metrics["step"] == 60
     state = read_state(find_checkpoint(tc.output))
-    assert state.step == 40
+    assert state.step == 60
     # Restarted once, from a registered checkpoint (whichever was the last when it died), not 0.
-    assert len(state.resumed_at) == 1 and state.resumed_at[0] in range(4, 40, 4)
+    assert len(state.resumed_at) == 1 and state.resumed_at[0] in range(4, 60, 4)
 
 
 def _flip_mp4_bytes(shard: Path, nth: int = 0) -> str:
