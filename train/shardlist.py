@@ -60,7 +60,12 @@ def list_shards(root: str, split: str) -> ShardList:
     summary_path = _join(path, "dataset.json")
     if fs.exists(summary_path):
         with fs.open(summary_path, "rb") as f:
-            summary = json.load(f)
+            try:
+                summary = json.load(f)
+            except ValueError as error:
+                raise DatasetRootError(
+                    f"{_join(root, 'dataset.json')}: not JSON ({error})"
+                ) from None
         if summary.get("schema") != SCHEMA:
             raise DatasetRootError(
                 f"{_join(root, 'dataset.json')}: schema {summary.get('schema')!r}, expected {SCHEMA!r}"

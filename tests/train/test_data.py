@@ -285,6 +285,9 @@ def test_dataset_root_errors_name_the_input(tmp_path: Path, synthetic_root: Path
     shutil.copytree(synthetic_root, copy)
     (copy / "dataset.json").unlink()  # falls back to globbing shards/
     assert len(list_shards(str(copy), "train").urls) == 6
+    (copy / "dataset.json").write_text("{cut sh")
+    with pytest.raises(DatasetRootError, match="dataset.json: not JSON"):
+        list_shards(str(copy), "train")
     (copy / "dataset.json").write_text(json.dumps({"schema": "other/9", "shards": []}))
     with pytest.raises(DatasetRootError, match="other/9"):
         list_shards(str(copy), "train")
