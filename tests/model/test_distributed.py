@@ -8,6 +8,7 @@ parameter gradients after DDP's averaging must equal the single-process run on t
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -69,23 +70,34 @@ def run_step(model: nn.Module, rows: slice, gather: bool) -> dict[str, torch.Ten
 
 def worker(rank: int, port: int, folder: str) -> None:
     dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=WORLD,
+        timeout=timedelta(seconds=60),  # a stuck peer fails the test instead of hanging it
     )
     try:
-        model = nn.parallel.DistributedDataParallel(toy())
-        per_rank = GLOBAL_BATCH // WORLD
-        losses = run_step(model, slice(rank * per_rank, (rank + 1) * per_rank), gather=True)
-        grads = {n: p.grad for n, p in model.module.named_parameters()}
-        stats = {
-            "running_mean": model.module.bn.running_mean,
-            "running_var": model.module.bn.running_var,
-        }
-        torch.save(
-            {"losses": {k: v.detach() for k, v in losses.items()}, "grads": grads, "stats": stats},
-            Path(folder) / f"rank{rank}.pt",
-        )
+        _compute(rank, folder)
+        # Both ranks are done with DDP (its reducer freed inside _compute) before the group
+        # goes: freeing a DDP model after its peer has torn the group down can block forever.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def _compute(rank: int, folder: str) -> None:
+    model = nn.parallel.DistributedDataParallel(toy())
+    per_rank = GLOBAL_BATCH // WORLD
+    losses = run_step(model, slice(rank * per_rank, (rank + 1) * per_rank), gather=True)
+    grads = {n: p.grad for n, p in model.module.named_parameters()}
+    stats = {
+        "running_mean": model.module.bn.running_mean,
+        "running_var": model.module.bn.running_var,
+    }
+    torch.save(
+        {"losses": {k: v.detach() for k, v in losses.items()}, "grads": grads, "stats": stats},
+        Path(folder) / f"rank{rank}.pt",
+    )
 
 
 def free_port() -> int:
