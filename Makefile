@@ -8,11 +8,11 @@ OUTPUT ?= $(DEMO_DIR)/shards
 ARGS ?=
 
 RUN ?= runs/demo
-# `make pretrain`: the tiny config on the demo shards through a local Ray (2 cores: ~8-9 min).
+# `make pretrain`: the tiny config on the demo shards through a local Ray (2 cores: 6-12 min).
 # The demo's meaning is colour, shape and direction: `--augment light` drops the paper's hue
 # jitter (red -> orange) and horizontal flip (left -> right); the paper's is the default.
-PRETRAIN_ARGS ?= --config tiny --max-steps 450 --batch-size 16 --num-workers 1 \
-	--cpus-per-worker 2 --loader-workers 1 --log-every 25 --checkpoint-every 150 \
+PRETRAIN_ARGS ?= --config tiny --max-steps 900 --batch-size 16 --num-workers 1 \
+	--cpus-per-worker 2 --loader-workers 1 --log-every 50 --checkpoint-every 300 \
 	--lr 5e-4 --augment light --set dropout=0.0 --set attention_dropout=0.0
 
 .PHONY: setup test lint format bench shards corpus pretrain evaluate demo clean
