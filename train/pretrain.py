@@ -213,9 +213,16 @@ def check_inputs(tc: TrainConfig) -> VattConfig:
     return model_cfg
 
 
-def run(tc: TrainConfig, resume: bool = False, overwrite: bool = False) -> ray.train.Result:
-    """Train; returns Ray Train's Result (its .checkpoint is the last one)."""
-    model_cfg = check_inputs(tc)
+def run(
+    tc: TrainConfig,
+    resume: bool = False,
+    overwrite: bool = False,
+    model_cfg: VattConfig | None = None,
+) -> ray.train.Result:
+    """Train; returns Ray Train's Result (its .checkpoint is the last one). `model_cfg`: what
+    check_inputs(tc) returned, when the caller already ran it."""
+    if model_cfg is None:
+        model_cfg = check_inputs(tc)
     if overwrite:
         storage.remove(tc.output)
     elif existing_checkpoints(tc.output) and not resume:
@@ -253,9 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     started = False
     try:
         tc = config_from_args(args)
-        check_inputs(tc)  # before spending seconds on starting Ray
+        model_cfg = check_inputs(tc)  # before spending seconds on starting Ray
         started = cluster.connect(tc.num_workers * tc.cpus_per_worker)
-        result = run(tc, resume=args.resume, overwrite=args.overwrite)
+        result = run(tc, resume=args.resume, overwrite=args.overwrite, model_cfg=model_cfg)
     except (
         RunExistsError,
         StorageAccessError,

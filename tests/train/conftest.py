@@ -8,6 +8,7 @@ synthetic shards.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from transformers import PreTrainedTokenizerFast
 
 from model import get_config, train_word_tokenizer
 from tests.train.shardgen import FixtureSpec, write_dataset
+from train.checkpoint import registered_checkpoint
 from train.sample import ClipSpec
 from train.shardlist import list_shards
 from train.text import caption_corpus
@@ -25,6 +27,30 @@ from train.text import caption_corpus
 TEST_MODEL = {"video_frames": 8, "video_size": 32, "audio_samples": 12_800, "dropout": 0.0}
 
 SPEC = FixtureSpec(samples_per_shard=6)  # 36 train clips in 6 shards, 12 val clips in 2
+
+
+def pretrain_command(
+    root: Path, output: Path, max_steps: int, checkpoint_every: int, *extra: str
+) -> list[str]:
+    """`python -m train.pretrain` as a user runs it: one worker, the test geometry."""
+    overrides = [f"--set={k}={v}" for k, v in TEST_MODEL.items()]
+    return [
+        *(sys.executable, "-m", "train.pretrain", "--data", str(root), "--output", str(output)),
+        *("--max-steps", str(max_steps), "--checkpoint-every", str(checkpoint_every)),
+        *("--batch-size", "4", "--num-workers", "1", "--loader-workers", "0"),
+        *overrides,
+        *extra,
+    ]
+
+
+def registered_step(run: Path) -> int | None:
+    """The step of the checkpoint Ray Train registered last in `run`, None before any (or
+    while its controller is rewriting the record)."""
+    try:
+        latest = registered_checkpoint(str(run))
+    except (OSError, ValueError):
+        return None  # caught mid-write
+    return int(latest.rsplit("_", 1)[1]) if latest else None
 
 
 @pytest.fixture(scope="session")

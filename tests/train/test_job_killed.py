@@ -15,14 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.train.conftest import TEST_MODEL
-from train.checkpoint import (
-    RAY_SNAPSHOT,
-    checkpoint_name,
-    find_checkpoint,
-    is_complete,
-    read_state,
-)
+from tests.train.conftest import pretrain_command, registered_step
+from train.checkpoint import checkpoint_name, find_checkpoint, is_complete, read_state
 
 pytestmark = pytest.mark.slow
 
@@ -31,40 +25,9 @@ MAX_STEPS, EVERY = 100, 5
 
 
 def _pretrain(root: Path, output: Path, *extra: str) -> list[str]:
-    overrides = [f"--set={k}={v}" for k, v in TEST_MODEL.items()]
-    return [
-        sys.executable,
-        "-m",
-        "train.pretrain",
-        "--data",
-        str(root),
-        "--output",
-        str(output),
-        "--max-steps",
-        str(MAX_STEPS),
-        "--batch-size",
-        "4",
-        "--num-workers",
-        "1",
-        "--loader-workers",
-        "0",
-        "--checkpoint-every",
-        str(EVERY),
-        "--log-every",
-        str(EVERY),
-        "--warmup-steps",
-        "2",
-        *overrides,
-        *extra,
-    ]
-
-
-def _registered_step(output: Path) -> int | None:
-    try:
-        latest = json.loads((output / RAY_SNAPSHOT).read_text())["latest_checkpoint_result"]
-    except (OSError, ValueError, KeyError):
-        return None  # not written yet, or caught mid-write
-    return int(latest["checkpoint_dir_name"].rsplit("_", 1)[1]) if latest else None
+    return pretrain_command(
+        root, output, MAX_STEPS, EVERY, "--log-every", str(EVERY), "--warmup-steps", "2", *extra
+    )
 
 
 def _kill_everything(proc: subprocess.Popen) -> None:
@@ -106,7 +69,7 @@ def test_whole_job_killed_then_resubmitted_with_resume(synthetic_root: Path, tmp
         )
         try:
             deadline = time.monotonic() + 300
-            while _registered_step(output) is None:
+            while registered_step(output) is None:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("the first run ended before a checkpoint was registered")
                 time.sleep(0.05)
@@ -114,7 +77,7 @@ def test_whole_job_killed_then_resubmitted_with_resume(synthetic_root: Path, tmp
             _kill_everything(proc)
     first_log = (tmp_path / "first.log").read_text()
     assert f"step {MAX_STEPS}/{MAX_STEPS}" not in first_log, "killed too late: it had finished"
-    registered = _registered_step(output)
+    registered = registered_step(output)
     assert registered is not None and registered < MAX_STEPS
     # The next checkpoint was being uploaded when the machine went: half of it is there.
     pending = output / checkpoint_name(registered + EVERY)

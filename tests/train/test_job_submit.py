@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.train.conftest import TEST_MODEL
+from tests.train.conftest import pretrain_command
 
 pytestmark = pytest.mark.slow
 
@@ -84,34 +84,9 @@ def head_node():
 def test_ray_job_submit_runs_pretraining(head_node, synthetic_root: Path, tmp_path: Path) -> None:
     address, env = head_node
     output = tmp_path / "job-run"
-    overrides = [f"--set={k}={v}" for k, v in TEST_MODEL.items()]
     cmd = [
-        RAY,
-        "job",
-        "submit",
-        "--address",
-        address,
-        "--working-dir",
-        str(REPO),
-        "--",
-        sys.executable,
-        "-m",
-        "train.pretrain",
-        "--data",
-        str(synthetic_root),
-        "--output",
-        str(output),
-        "--max-steps",
-        "2",
-        "--batch-size",
-        "4",
-        "--num-workers",
-        "1",
-        "--loader-workers",
-        "0",
-        "--checkpoint-every",
-        "2",
-        *overrides,
+        *(RAY, "job", "submit", "--address", address, "--working-dir", str(REPO), "--"),
+        *pretrain_command(synthetic_root, output, 2, 2),
     ]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     log = done.stdout + done.stderr

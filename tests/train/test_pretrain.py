@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from model import VattModel
-from tests.train.conftest import SPEC, TEST_MODEL
+from tests.train.conftest import SPEC, TEST_MODEL, registered_step
 from tests.train.shardgen import truncate
 from train import cluster, evaluate
 from train.checkpoint import find_checkpoint, read_state
@@ -166,18 +166,11 @@ def test_killed_worker_restarts_from_the_last_checkpoint(
     # Kill once the Ray Train controller has registered a checkpoint: its snapshot file then
     # names it. (A checkpoint folder on disk is not enough: the controller polls the workers'
     # reports every couple of seconds, so under load it may not have taken one in yet.)
-    snapshot = tmp_path / "killed" / "checkpoint_manager_snapshot.json"
     killed: list[int] = []
-
-    def registered() -> bool:
-        try:
-            return json.loads(snapshot.read_text()).get("latest_checkpoint_result") is not None
-        except (OSError, ValueError):
-            return False  # not written yet, or caught mid-write
 
     def kill_one_worker_mid_run() -> None:
         deadline = time.time() + 300
-        while time.time() < deadline and not registered():
+        while time.time() < deadline and registered_step(tmp_path / "killed") is None:
             time.sleep(0.05)
         workers = _training_workers()
         if workers:
