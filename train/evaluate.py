@@ -4,8 +4,11 @@ Every clip of the split is embedded once (centre crop, no augmentation, no DropT
 of a clip is its own `txt` (the captions overlapping its window), or, when that is empty, its
 nearest caption in time. Four directions, each over the clips that have both modalities:
 video->text and text->video (vt space), video->audio and audio->video (va space). The rank of
-a query's own clip is 1 + the number of candidates scoring strictly higher; R@k is the share of
-queries (in %) with rank <= k, MedR the median rank. Chance R@k is k/n.
+a query's answer counts the candidates scoring higher, and those tied with it are taken in
+random order (in expectation), so a collapsed model, whose embeddings are all equal, scores
+chance and not 100%. Another clip with the identical caption text is the same answer as the
+clip's own (by the text, not by the embedding). R@k is the share of queries (in %) with
+rank <= k, MedR the median rank (a tie's mean rank); chance R@k is reported beside them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ logger = logging.getLogger("train.evaluate")
 MAX_THUMBS = 8  # clips whose middle frame is kept for the examples picture
 DIRECTIONS = ("video_to_text", "text_to_video", "video_to_audio", "audio_to_video")
 KS = (1, 5, 10)
+KS_NAMES = tuple(f"R@{k}" for k in KS)
 
 
 @dataclass
@@ -97,18 +101,57 @@ def embed_split(
     return out
 
 
-def rank_metrics(queries: torch.Tensor, items: torch.Tensor) -> dict[str, float | None]:
-    """R@1/5/10 (%) and median rank of item i for query i; queries, items (N, D)."""
+TIE_TOLERANCE = 1e-6  # cosine similarities closer than this count as equal (float noise)
+
+
+def recall_at(above: torch.Tensor, tied: torch.Tensor, k: int) -> torch.Tensor:
+    """P(rank <= k) per query when ties are broken at random: the answer is equally likely at
+    each of ranks above+1 .. above+tied+1. A collapsed model (everything tied) thus scores
+    chance, where counting ties in the query's favour would give it 100%."""
+    return ((k - above) / (tied + 1)).clamp(0.0, 1.0)
+
+
+def rank_metrics(
+    queries: torch.Tensor, items: torch.Tensor, same: torch.Tensor | None = None
+) -> dict[str, object]:
+    """R@1/5/10 (%), median rank, n and chance R@k of item i for query i; queries, items (N, D).
+
+    `same` (N, N) bool marks the items that are as good an answer as item i for query i (the
+    identical caption text of another clip); by default only item i itself. The answer's rank
+    is that of its best-scoring member, counted among the other items: 1 + those scoring above
+    it, plus its place among those tied with it, broken at random in expectation. MedR takes a
+    tie's mean rank. Chance is the same recall with every score tied.
+    """
     n = queries.shape[0]
     if n == 0:
-        return {"R@1": None, "R@5": None, "R@10": None, "MedR": None}
-    sim = F.normalize(queries, dim=-1) @ F.normalize(items, dim=-1).T  # (N, N)
-    ranks = 1 + (sim > sim.diagonal()[:, None]).sum(dim=1)  # (N,)
-    out: dict[str, float | None] = {
-        f"R@{k}": round(100.0 * (ranks <= k).float().mean().item(), 2) for k in KS
+        return {"R@1": None, "R@5": None, "R@10": None, "MedR": None, "n": 0, "chance": {}}
+    sim = F.normalize(queries.float(), dim=-1) @ F.normalize(items.float(), dim=-1).T  # (N, N)
+    if same is None:
+        same = torch.eye(n, dtype=torch.bool)
+    same = same | torch.eye(n, dtype=torch.bool)
+    best = sim.masked_fill(~same, float("-inf")).max(dim=1).values  # (N,)
+    gap = sim - best[:, None]  # (N, N)
+    others = ~same
+    above = (others & (gap > TIE_TOLERANCE)).sum(dim=1).float()
+    tied = (others & (gap.abs() <= TIE_TOLERANCE)).sum(dim=1).float()
+    everything_tied = others.sum(dim=1).float()
+    out: dict[str, object] = {
+        f"R@{k}": round(100.0 * recall_at(above, tied, k).mean().item(), 2) for k in KS
     }
-    out["MedR"] = float(ranks.float().median().item())
+    out["MedR"] = float((1 + above + tied / 2).median().item())
+    out["n"] = n
+    out["chance"] = {
+        f"R@{k}": round(100.0 * recall_at(torch.zeros(n), everything_tied, k).mean().item(), 2)
+        for k in KS
+    }
     return out
+
+
+def same_text(captions: list[str]) -> torch.Tensor:
+    """(N, N) bool: clips i and j have the identical caption text (one answer, not two)."""
+    ids: dict[str, int] = {}
+    codes = torch.tensor([ids.setdefault(c, len(ids)) for c in captions])
+    return codes[:, None] == codes[None, :]
 
 
 def retrieval(emb: SplitEmbeddings) -> dict[str, object]:
@@ -116,10 +159,11 @@ def retrieval(emb: SplitEmbeddings) -> dict[str, object]:
     text, audio = emb.cat("has_text"), emb.cat("has_audio")
     vt_v, vt_t = emb.cat("video_vt")[text], emb.cat("text_vt")[text]
     va_v, va_a = emb.cat("video_va")[audio], emb.cat("audio_va")[audio]
+    same = same_text([c for c, t in zip(emb.captions, text.tolist()) if t])
     return {
         "n": int(text.shape[0]),
-        "video_to_text": rank_metrics(vt_v, vt_t),
-        "text_to_video": rank_metrics(vt_t, vt_v),
+        "video_to_text": rank_metrics(vt_v, vt_t, same),
+        "text_to_video": rank_metrics(vt_t, vt_v, same),
         "video_to_audio": rank_metrics(va_v, va_a),
         "audio_to_video": rank_metrics(va_a, va_v),
     }
@@ -192,14 +236,15 @@ def format_table(result: dict[str, object], emb: SplitEmbeddings) -> str:
         f"zero-shot retrieval on {result['n']} clips "
         f"({n_text} with text, {n_audio} with audio; "
         f"unreadable: {emb.skipped_samples} clips, {emb.skipped_shards} shards)",
-        f"{'direction':<16}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'MedR':>8}{'n':>6}{'chance R@1':>12}",
+        f"{'direction':<16}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'MedR':>8}{'n':>6}"
+        f"{'chance R@1/5/10':>18}",
     ]
     for d in DIRECTIONS:
         m = result[d]
-        pool = n_text if "text" in d else n_audio
-        cells = "".join(f"{m[k]:>8.1f}" if m[k] is not None else f"{'-':>8}" for k in m)
-        chance = f"{100.0 / pool:>12.1f}" if pool else f"{'-':>12}"
-        lines.append(f"{d:<16}{cells}{pool:>6}{chance}")
+        keys = ("R@1", "R@5", "R@10", "MedR")
+        cells = "".join(f"{m[k]:>8.1f}" if m[k] is not None else f"{'-':>8}" for k in keys)
+        chance = "/".join(f"{m['chance'][k]:.1f}" for k in KS_NAMES) if m["n"] else "-"
+        lines.append(f"{d:<16}{cells}{m['n']:>6}{chance:>18}")
     return "\n".join(lines)
 
 

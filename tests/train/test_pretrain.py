@@ -122,9 +122,36 @@ def test_evaluate_prints_retrieval_json(trained: TrainConfig, synthetic_root: Pa
     assert result["n"] == n
     for direction in ("video_to_text", "text_to_video", "video_to_audio", "audio_to_video"):
         m = result[direction]
-        assert set(m) == {"R@1", "R@5", "R@10", "MedR"}
+        assert set(m) == {"R@1", "R@5", "R@10", "MedR", "n", "chance"}
         assert 0 <= m["R@1"] <= m["R@5"] <= m["R@10"] <= 100
         assert 1 <= m["MedR"] <= n
+
+
+def test_a_collapsed_checkpoint_retrieves_at_chance(
+    trained: TrainConfig, synthetic_root: Path, tmp_path: Path, capsys
+) -> None:
+    """The trained checkpoint with its common-space head weights zeroed embeds every clip, audio
+    and text alike: every rank is a tie, and ties must not count in the query's favour."""
+    collapsed = tmp_path / "collapsed"
+    shutil.copytree(find_checkpoint(trained.output), collapsed)
+    model = VattModel.from_pretrained(str(collapsed / "model"))
+    with torch.no_grad():
+        for name, param in model.heads.named_parameters():
+            if name.endswith("weight") and "bn" not in name:
+                param.zero_()
+    model.save_pretrained(str(collapsed / "model"))
+    args = ["--checkpoint", str(collapsed), "--data", str(synthetic_root), "--json"]
+    assert evaluate.main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    for direction in ("video_to_text", "text_to_video", "video_to_audio", "audio_to_video"):
+        m = result[direction]
+        n = m["n"]
+        assert n >= 6, (direction, m)
+        for k in (1, 5, 10):
+            assert m[f"R@{k}"] == pytest.approx(m["chance"][f"R@{k}"], abs=0.01), (direction, m)
+            if "audio" in direction:  # one answer per query: chance is exactly k / n
+                assert m[f"R@{k}"] == pytest.approx(100.0 * min(k, n) / n, abs=0.01)
+        assert m["R@1"] < 50.0, (direction, m)
 
 
 def test_resume_continues_at_the_saved_step_with_its_optimizer_state(

@@ -127,12 +127,36 @@ def test_step_meter_means_losses_and_sums_skips(tmp_path: Path) -> None:
 
 
 def test_retrieval_ranks() -> None:
+    def ranks(q, i, same=None):
+        m = rank_metrics(q, i, same)
+        return {k: m[k] for k in ("R@1", "R@5", "R@10", "MedR", "n")}
+
     items = torch.eye(6)
-    perfect = rank_metrics(items, items)
-    assert perfect == {"R@1": 100.0, "R@5": 100.0, "R@10": 100.0, "MedR": 1.0}
-    # Query i matches item i + 1 exactly; its own item (i) is orthogonal: always second.
-    shifted = rank_metrics(items, items.roll(1, dims=0))
-    assert shifted == {"R@1": 0.0, "R@5": 100.0, "R@10": 100.0, "MedR": 2.0}
+    assert ranks(items, items) == {"R@1": 100.0, "R@5": 100.0, "R@10": 100.0, "MedR": 1.0, "n": 6}
+    # Query i matches item i + 1 exactly; its own item (i) is orthogonal, tied with 4 others:
+    # rank 2..6 with equal odds.
+    shifted = ranks(items, items.roll(1, dims=0))
+    assert shifted == {"R@1": 0.0, "R@5": 80.0, "R@10": 100.0, "MedR": 4.0, "n": 6}
+    # Everything tied (a collapsed model, or zero embeddings): chance, k / n, not 100%.
+    for collapsed in (torch.ones(8, 3), torch.zeros(8, 3)):
+        m = rank_metrics(collapsed, collapsed)
+        assert {k: m[k] for k in ("R@1", "R@5", "R@10", "MedR")} == {
+            "R@1": 12.5,
+            "R@5": 62.5,
+            "R@10": 100.0,
+            "MedR": 4.5,
+        }
+        assert m["chance"] == {"R@1": 12.5, "R@5": 62.5, "R@10": 100.0}
+    # Items 0 and 1 are one answer (identical captions): query 0 finding item 1 first is a hit,
+    # and the other answer does not count against it; chance is over 5 answers, not 6.
+    same = torch.zeros(6, 6, dtype=torch.bool)
+    same[0, 1] = same[1, 0] = True
+    swapped = items[[1, 0, 2, 3, 4, 5]]
+    assert ranks(items, swapped)["R@1"] == 66.67  # queries 0 and 1 miss without `same`
+    assert ranks(items, swapped, same)["R@1"] == 100.0
+    assert rank_metrics(torch.ones(6, 2), torch.ones(6, 2), same)["chance"]["R@1"] == round(
+        100 * (2 / 5 + 4 / 6) / 6, 2  # queries 0, 1: 1 answer of 5; the others: 1 of 6
+    )
     assert rank_metrics(torch.zeros(0, 3), torch.zeros(0, 3))["R@1"] is None
 
 
