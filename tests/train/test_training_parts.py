@@ -154,9 +154,9 @@ def test_retrieval_ranks() -> None:
     swapped = items[[1, 0, 2, 3, 4, 5]]
     assert ranks(items, swapped)["R@1"] == 66.67  # queries 0 and 1 miss without `same`
     assert ranks(items, swapped, same)["R@1"] == 100.0
-    assert rank_metrics(torch.ones(6, 2), torch.ones(6, 2), same)["chance"]["R@1"] == round(
-        100 * (2 / 5 + 4 / 6) / 6, 2  # queries 0, 1: 1 answer of 5; the others: 1 of 6
-    )
+    # queries 0, 1: one answer of 5; the others: one of 6
+    expected = round(100 * (2 / 5 + 4 / 6) / 6, 2)
+    assert rank_metrics(torch.ones(6, 2), torch.ones(6, 2), same)["chance"]["R@1"] == expected
     assert rank_metrics(torch.zeros(0, 3), torch.zeros(0, 3))["R@1"] is None
 
 
