@@ -20,9 +20,9 @@ import ray.train.torch
 import torch
 import transformers
 
-from model import VattModel, get_config, vatt_loss
+from model import VattModel, get_config
 from train import logs, storage
-from train.augment import augment_preset, finalize_video
+from train.augment import augment_preset
 from train.checkpoint import TrainState, checkpoint_name, restore_training, save_checkpoint
 from train.config import TrainConfig
 from train.data import ClipStream, batches_per_worker, make_loader
@@ -30,6 +30,7 @@ from train.metrics import MetricsWriter, StepMeter, plot_curves, progress_line
 from train.sample import ClipSpec
 from train.schedule import make_scheduler
 from train.shardlist import list_shards, register_fsspec_schemes
+from train.step import make_optimizer, to_device, train_step
 
 logger = logging.getLogger(__name__)
 
@@ -69,37 +70,6 @@ def _publish_tensorboard(tc: TrainConfig, logdir: str, final: bool) -> None:
         logger.info("loss curves: %s", storage.join(target, CURVES_PNG))
 
 
-def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
-    moved = {
-        k: batch[k].to(device, non_blocking=True)
-        for k in ("video", "video_affine", "audio", "audio_mask", "text_ids", "text_mask")
-    }
-    moved["video"] = finalize_video(moved.pop("video"), moved.pop("video_affine"))
-    return moved  # video (B, 3, T, H, W) in [-1, 1], audio (B, S), text_ids (B, K, L), masks
-
-
-def _step(
-    forward: torch.nn.Module,
-    inputs: dict[str, torch.Tensor],
-    cfg: Any,
-    tc: TrainConfig,
-    gather: bool,
-) -> dict[str, torch.Tensor]:
-    """Forward (bf16 autocast on GPU) and backward of one batch; returns the loss terms."""
-    with torch.autocast(inputs["video"].device.type, dtype=torch.bfloat16, enabled=tc.use_gpu):
-        out = forward(video=inputs["video"], audio=inputs["audio"], text_ids=inputs["text_ids"])
-        losses = vatt_loss(
-            out,
-            text_mask=inputs["text_mask"],  # (B, K) the MIL-NCE bags
-            audio_mask=inputs["audio_mask"],  # (B,) clips without audio sit out of NCE
-            temperature=cfg.temperature,
-            mil_nce_weight=cfg.mil_nce_weight,
-            gather=gather,
-        )
-    losses["loss"].backward()
-    return losses
-
-
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     """Ray Train entry point. `config`: {"train": TrainConfig dict, "tokenizer": tokenizer}."""
     logs.configure()
@@ -116,7 +86,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     checkpoint = ray.train.get_checkpoint()
     with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as ckpt_dir:
         model = _build_model(tc, ckpt_dir).to(device).train()  # from_pretrained leaves eval()
-        optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, betas=(0.9, 0.999))
+        optimizer = make_optimizer(model.parameters(), tc.lr, device)
         scheduler = make_scheduler(optimizer, tc.schedule())
         state = restore_training(ckpt_dir, optimizer, scheduler) if ckpt_dir else TrainState()
     if ckpt_dir:
@@ -146,7 +116,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         mark = time.perf_counter()
         for batch in loader:  # one epoch: the same number of batches on every rank
             wait = time.perf_counter() - mark
-            losses = _step(forward, _to_device(batch, device), cfg, tc, gather)
+            losses = train_step(forward, to_device(batch, device), cfg, tc.use_gpu, gather)
             grad_norm = torch.nn.utils.clip_grad_norm_(ddp_model.parameters(), tc.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
