@@ -9,7 +9,8 @@ import sys
 from pipeline.clips import ClipSpec
 from pipeline.decode import EncodeOptions
 from pipeline.errors import ConfigError
-from pipeline.options import BuildOptions
+from pipeline.options import SCHEMA, BuildOptions
+from pipeline.split_files import KINETICS_PATTERN, SplitFileOptions
 
 log = logging.getLogger("pipeline")
 
@@ -30,17 +31,39 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser(
         "build",
         help="build WebDataset clip shards from a manifest",
-        description="Build WebDataset clip shards (format vatt-clips/1) from a manifest of videos. "
+        description=f"Build WebDataset clip shards (format {SCHEMA}) from a manifest of videos. "
         "Options not listed here are passed to Apache Beam (--runner, --direct_num_workers, "
         "--project, --region, --temp_location, --sdk_container_image, Flink/Spark options...). "
         "Re-running the same command on the same --output resumes.",
     )
     b.add_argument(
-        "--input", required=True, help="manifest: JSONL, CSV, Parquet, or a HowTo100M caption.json"
+        "--input",
+        required=True,
+        help="manifest: JSONL, CSV, Parquet, or a HowTo100M caption.json; or a benchmark's "
+        "split files: ucf101:DIR, hmdb51:DIR, kinetics:CSV, esc50:CSV (docs/pipeline.md)",
     )
     b.add_argument("--output", required=True, help="output root: a folder, gs://..., s3://...")
     b.add_argument(
-        "--video-root", default=None, help="for a caption.json input: where {id}.mp4 are"
+        "--video-root",
+        default=None,
+        help="where relative video paths point (a caption.json's {id}.mp4, a split list's "
+        "videos); default: the manifest's folder",
+    )
+    b.add_argument(
+        "--split-number", type=int, default=1, help="ucf101/hmdb51 input: official split 1-3"
+    )
+    b.add_argument("--val-fold", type=int, default=1, help="esc50 input: the fold used as val")
+    b.add_argument(
+        "--video-pattern",
+        default=KINETICS_PATTERN,
+        help="kinetics input: a row's file under --video-root (fields youtube_id, start, end, "
+        "label, label_dir, split)",
+    )
+    b.add_argument(
+        "--allow-audio-only",
+        action="store_true",
+        help="inputs without a video stream (e.g. wav) become audio-only samples (default: "
+        "failures)",
     )
     b.add_argument("--clip-seconds", type=float, default=3.2)
     b.add_argument("--fps", type=float, default=10.0)
@@ -148,7 +171,15 @@ def _options(a: argparse.Namespace) -> BuildOptions:
             max_video_pixels=a.max_video_pixels,
             max_caption_cues=a.max_caption_cues,
             keep_spill=a.keep_spill,
+            allow_audio_only=a.allow_audio_only,
         )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _split_file_options(a: argparse.Namespace) -> SplitFileOptions:
+    try:
+        return SplitFileOptions(a.split_number, a.val_fold, a.video_pattern)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
@@ -193,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             beam_args=rest,
             video_root=args.video_root,
             progress_every=args.progress_every,
+            split_files=_split_file_options(args),
         )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
