@@ -184,6 +184,25 @@ def _split_file_options(a: argparse.Namespace) -> SplitFileOptions:
         raise ConfigError(str(exc)) from exc
 
 
+def _demo_corpus(a: argparse.Namespace) -> int:
+    if not a.labelled:
+        from pipeline.demo_corpus import write_demo_corpus
+
+        manifest = write_demo_corpus(a.dir, n_videos=a.videos, seed=a.seed)
+        print(f"demo corpus written: {manifest}")
+        return 0
+    from pipeline.labelled_corpus import write_labelled_corpus
+
+    try:
+        manifest = write_labelled_corpus(
+            a.dir, a.per_class, a.val_per_class, a.label_by, seed=a.seed
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    print(f"labelled demo corpus written: {manifest}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -191,8 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     _build_parser(sub)
     d = sub.add_parser("demo-corpus", help="write the embedded demo corpus (generated videos)")
     d.add_argument("dir")
-    d.add_argument("--videos", type=int, default=40)
+    d.add_argument("--videos", type=int, default=40, help="videos of the pretraining corpus")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument(
+        "--labelled",
+        action="store_true",
+        help="write the labelled (classification) corpus instead: one scene per video, "
+        "label and split columns",
+    )
+    d.add_argument("--label-by", default="colour", help="--labelled: colour, shape or direction")
+    d.add_argument("--per-class", type=int, default=12, help="--labelled: videos per class")
+    d.add_argument("--val-per-class", type=int, default=4, help="--labelled: of them, in val")
     _view_parsers(sub)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "build":
@@ -208,11 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
     try:
         if args.command == "demo-corpus":
-            from pipeline.demo_corpus import write_demo_corpus
-
-            manifest = write_demo_corpus(args.dir, n_videos=args.videos, seed=args.seed)
-            print(f"demo corpus written: {manifest}")
-            return 0
+            return _demo_corpus(args)
         if args.command in ("inspect", "report"):
             return _view(args)
         from pipeline.build import build
