@@ -297,7 +297,8 @@ def render_sheet(clips: list[Clip], cfg: SheetConfig | None = None) -> ContactSh
         text(_MARGIN, y + 4, f"{clip.key}   ·   split {clip.split}", fontsize=11, weight="bold")
         p = m.get("probe", {})
         window = f"{m['start']:.2f}–{m['end']:.2f} s of {p.get('duration', float('nan')):.1f} s"
-        source = f"{m['source']}   [{window}]   {p.get('width')}x{p.get('height')} source"
+        size = f"{p.get('width')}x{p.get('height')}" if m.get("has_video", True) else "audio-only"
+        source = f"{m['source']}   [{window}]   {size} source"
         text(_MARGIN, y + 22, source, color="#333333")
         y += _TITLE_H
         cells = []

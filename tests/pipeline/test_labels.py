@@ -165,6 +165,16 @@ def test_audio_only_input_with_the_flag_becomes_audio_only_samples(single):
     assert set(index[~index.has_video].video_id) == {"tone"}
 
 
+def test_contact_sheet_of_an_audio_only_clip(single, tmp_path):
+    from pipeline.inspect import SheetConfig, write_contact_sheet
+
+    png = tmp_path / "tone.png"
+    sheet = write_contact_sheet(str(single["out"]), str(png), key="tone_00001",
+                                cfg=SheetConfig(frames=4))  # fmt: skip
+    assert sheet.keys == ["tone_00001"] and len(sheet.waves) == 1
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
 def test_bad_spans_and_splits_are_failures_with_reasons(single):
     failures = pd.read_parquet(single["out"] / "failures.parquet")
     why = {(r.stage, r.video_id or r.line): r.error for r in failures.itertuples()}
