@@ -4,7 +4,8 @@
         -> video summaries -> one list -> assign shards -> Reshuffle -> WriteShard
         -> shard summaries -> one list -> _work/shards.jsonl
 
-Only URIs and small records cross shuffles: clip bytes stay in per-video tars on OUTPUT, so
+ProcessVideo gets the dataset's label list (names only, collected by the driver while it
+staged the manifest) as a constructor argument. Only URIs and small records cross shuffles: clip bytes stay in per-video tars on OUTPUT, so
 elements stay small on any runner (Dataflow, Flink, Spark, or the local DirectRunner).
 """
 
