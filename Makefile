@@ -7,6 +7,11 @@ INPUT ?= $(DEMO_DIR)/corpus/manifest.jsonl
 OUTPUT ?= $(DEMO_DIR)/shards
 ARGS ?=
 
+# The labelled demo corpus (6 colour classes x 12 videos, 4 of them val; 144 clips) and its
+# shards, for the downstream evaluations (`make downstream`). No captions, so no ASR.
+LABELLED_CORPUS ?= $(DEMO_DIR)/labelled-corpus
+LABELLED ?= $(DEMO_DIR)/labelled
+
 RUN ?= runs/demo
 # `make pretrain`: the tiny config on the demo shards through a local Ray (2 cores: 6-12 min).
 # The demo's meaning is colour, shape and direction: `--augment light` drops the paper's hue
@@ -15,7 +20,7 @@ PRETRAIN_ARGS ?= --config tiny --max-steps 900 --batch-size 16 --num-workers 1 \
 	--cpus-per-worker 2 --loader-workers 1 --log-every 50 --checkpoint-every 300 \
 	--lr 5e-4 --augment light --set dropout=0.0 --set attention_dropout=0.0
 
-.PHONY: setup test lint format bench shards corpus pretrain evaluate demo clean
+.PHONY: setup test lint format bench shards corpus labelled-corpus labelled-shards pretrain evaluate demo clean
 
 setup: $(STAMP)
 
@@ -47,6 +52,14 @@ corpus: setup
 shards: setup
 	@if [ "$(INPUT)" = "$(DEMO_DIR)/corpus/manifest.jsonl" ]; then $(MAKE) --no-print-directory corpus; fi
 	$(PY) -m pipeline build --input $(INPUT) --output $(OUTPUT) $(ARGS)
+
+labelled-corpus: setup
+	@if [ ! -f $(LABELLED_CORPUS)/manifest.jsonl ]; then $(PY) -m pipeline demo-corpus $(LABELLED_CORPUS) --labelled; fi
+
+# `make labelled-shards`: the labelled corpus built into $(LABELLED) (re-running resumes: a no-op)
+labelled-shards: setup
+	$(MAKE) --no-print-directory labelled-corpus
+	$(PY) -m pipeline build --input $(LABELLED_CORPUS)/manifest.jsonl --output $(LABELLED) --asr none
 
 pretrain: setup
 	$(PY) -m train.pretrain --data $(OUTPUT) --output $(RUN) --overwrite $(PRETRAIN_ARGS)

@@ -4,7 +4,8 @@
         -> video summaries -> one list -> assign shards -> Reshuffle -> WriteShard
         -> shard summaries -> one list -> _work/shards.jsonl
 
-Only URIs and small records cross shuffles: clip bytes stay in per-video tars on OUTPUT, so
+ProcessVideo gets the dataset's label list (names only, collected by the driver while it
+staged the manifest) as a constructor argument. Only URIs and small records cross shuffles: clip bytes stay in per-video tars on OUTPUT, so
 elements stay small on any runner (Dataflow, Flink, Spark, or the local DirectRunner).
 """
 
@@ -18,6 +19,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline import storage
+from pipeline.labels import LabelSpace
 from pipeline.options import BuildOptions
 from pipeline.shards import ShardSpec, assign_shards, write_shard
 from pipeline.video import VideoRecord, process_video, record_uri
@@ -37,9 +39,10 @@ def read_chunk(uri: str) -> Iterator[dict]:
 class ProcessVideoFn(beam.DoFn):
     """Manifest row -> video summary; skips videos committed by an earlier run (resume)."""
 
-    def __init__(self, output: str, opts: dict) -> None:
+    def __init__(self, output: str, opts: dict, labels: dict | None = None) -> None:
         self.output = output
         self.opts_dict = opts
+        self.labels_dict = labels  # LabelSpace.to_dict(): the names only, small
         self.ok = Metrics.counter(NAMESPACE, "videos_ok")
         self.failed = Metrics.counter(NAMESPACE, "videos_failed")
         self.resumed = Metrics.counter(NAMESPACE, "videos_resumed")
@@ -48,6 +51,7 @@ class ProcessVideoFn(beam.DoFn):
 
     def setup(self) -> None:
         self.opts = BuildOptions.from_dict(self.opts_dict)
+        self.labels = LabelSpace.from_dict(self.labels_dict)
 
     def process(self, row: dict) -> Iterator[dict]:
         uri = record_uri(self.output, row["video_id"])
@@ -55,7 +59,7 @@ class ProcessVideoFn(beam.DoFn):
             rec = VideoRecord.from_json(storage.read_bytes(uri))
             self.resumed.inc()
         else:
-            rec = process_video(row, self.output, self.opts)
+            rec = process_video(row, self.output, self.opts, self.labels)
             storage.write_atomic(uri, rec.to_json())
             (self.ok if rec.clips else self.failed).inc()
             self.clips.inc(rec.clips)
@@ -98,14 +102,21 @@ def _write_list(items: list[dict], uri: str, sort_key: str) -> None:
     storage.write_atomic(uri, "".join(json.dumps(r, sort_keys=True) + "\n" for r in items).encode())
 
 
-def build_graph(p: beam.Pipeline, chunk_uris: list[str], output: str, opts: BuildOptions) -> None:
+def build_graph(
+    p: beam.Pipeline,
+    chunk_uris: list[str],
+    output: str,
+    opts: BuildOptions,
+    labels: LabelSpace | None = None,
+) -> None:
     opts_dict = opts.to_dict()
+    labels_dict = labels.to_dict() if labels else None
     videos = (
         p
         | "InputChunks" >> beam.Create(chunk_uris)
         | "ReadRows" >> beam.FlatMap(read_chunk)
         | "SpreadVideos" >> beam.Reshuffle()
-        | "ProcessVideo" >> beam.ParDo(ProcessVideoFn(output, opts_dict))
+        | "ProcessVideo" >> beam.ParDo(ProcessVideoFn(output, opts_dict, labels_dict))
     )
     all_videos = videos | "AllVideos" >> beam.combiners.ToList()
     _ = all_videos | "WriteVideoList" >> beam.Map(

@@ -23,8 +23,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import __version__, storage
 from pipeline.beam_job import NAMESPACE, build_graph
 from pipeline.errors import ConfigError
-from pipeline.manifest import ManifestError, ManifestProblem, read_manifest
+from pipeline.labels import LabelCollector, LabelSpace
+from pipeline.manifest import ManifestError, ManifestProblem
 from pipeline.options import SCHEMA, BuildOptions
+from pipeline.split_files import SplitFileOptions, read_input
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ INDEX_SCHEMA = pa.schema(
         ("start", pa.float64()),
         ("end", pa.float64()),
         ("has_audio", pa.bool_()),
+        ("has_video", pa.bool_()),
+        ("labels", pa.list_(pa.string())),  # the clip's class names ([] when unlabelled)
         ("text_chars", pa.int32()),
         ("n_segments", pa.int32()),
         ("n_neighbors", pa.int32()),
@@ -130,19 +134,28 @@ def check_output(output: str, opts: BuildOptions, input_uri: str) -> None:
         raise ConfigError(f"cannot write to {output}: {type(exc).__name__}: {exc}") from exc
 
 
-def stage_inputs(input_uri: str, output: str, video_root: str | None) -> tuple[list[str], int, int]:
+def stage_inputs(
+    input_uri: str,
+    output: str,
+    video_root: str | None,
+    split_files: SplitFileOptions | None = None,
+) -> tuple[list[str], int, int, LabelSpace | None]:
     """Manifest -> input chunks under _work/inputs/ (once).
 
-    Returns the chunk URIs, the manifest rows and the rows that are videos to process.
+    Returns the chunk URIs, the manifest rows, the rows that are videos to process, and the
+    label space (None for an unlabelled manifest): collected here, over every row, because
+    each clip's label index must be known before any clip is cut; kept in _DONE.json so that
+    a resumed build uses the same list.
     """
     done_uri = _work(output, "inputs", "_DONE.json")
     if storage.exists(done_uri):
         done = json.loads(storage.read_bytes(done_uri))
-        return done["chunks"], done["rows"], done["videos"]
+        return done["chunks"], done["rows"], done["videos"], LabelSpace.from_dict(done)
     chunks: list[str] = []
     problems: list[dict] = []
     batch: list[str] = []
     rows = 0
+    labels = LabelCollector()
 
     def flush() -> None:
         uri = _work(output, "inputs", f"{len(chunks):06d}.jsonl")
@@ -151,7 +164,7 @@ def stage_inputs(input_uri: str, output: str, video_root: str | None) -> tuple[l
         batch.clear()
 
     try:
-        for item in read_manifest(input_uri, video_root=video_root):
+        for item in read_input(input_uri, video_root, split_files):
             rows += 1
             if isinstance(item, ManifestProblem):
                 problems.append(
@@ -171,7 +184,12 @@ def stage_inputs(input_uri: str, output: str, video_root: str | None) -> tuple[l
                 "video_id": item.video_id,
                 "captions": item.captions,
                 "meta": item.meta,
+                "label": item.label,
+                "split": item.split,
+                "start": item.start,
+                "end": item.end,
             }
+            labels.add(item.label)
             batch.append(json.dumps(row, sort_keys=True) + "\n")
             if len(batch) >= CHUNK_ROWS:
                 flush()
@@ -184,10 +202,10 @@ def stage_inputs(input_uri: str, output: str, video_root: str | None) -> tuple[l
         "".join(json.dumps(p, sort_keys=True) + "\n" for p in problems).encode(),
     )
     videos = rows - len(problems)
-    storage.write_atomic(
-        done_uri, json.dumps({"chunks": chunks, "rows": rows, "videos": videos}).encode()
-    )
-    return chunks, rows, videos
+    space = labels.space()
+    done = {"chunks": chunks, "rows": rows, "videos": videos, **(space.to_dict() if space else {})}
+    storage.write_atomic(done_uri, json.dumps(done).encode())
+    return chunks, rows, videos, space
 
 
 def beam_options(beam_args: list[str]) -> PipelineOptions:
@@ -246,7 +264,13 @@ def _read_jsonl(uri: str) -> list[dict]:
     return [json.loads(x) for x in storage.read_bytes(uri).decode().splitlines() if x.strip()]
 
 
-def finalize(output: str, opts: BuildOptions, input_uri: str, rows_in: int) -> BuildSummary:
+def finalize(
+    output: str,
+    opts: BuildOptions,
+    input_uri: str,
+    rows_in: int,
+    labels: LabelSpace | None = None,
+) -> BuildSummary:
     """index.parquet, failures.parquet and dataset.json from the committed records."""
     videos = _read_jsonl(_work(output, "videos.jsonl"))
     shards = _read_jsonl(_work(output, "shards.jsonl"))
@@ -296,6 +320,7 @@ def finalize(output: str, opts: BuildOptions, input_uri: str, rows_in: int) -> B
             {"name": x["name"], "split": x["split"], "samples": x["samples"], "bytes": x["bytes"]}
             for x in sorted(shards, key=lambda x: x["name"])
         ],
+        **(labels.to_dict() if labels else {}),
     }
     storage.write_atomic(
         storage.join(output, "dataset.json"), json.dumps(dataset, indent=1, sort_keys=True).encode()
@@ -321,6 +346,7 @@ def build(
     beam_args: list[str] | None = None,
     video_root: str | None = None,
     progress_every: float = 10.0,
+    split_files: SplitFileOptions | None = None,
 ) -> BuildSummary:
     t0 = time.monotonic()
     cpu0 = _cpu_seconds()
@@ -336,15 +362,18 @@ def build(
             get_engine(opts.asr)
         except Exception as exc:  # noqa: BLE001
             raise ConfigError(f"--asr {opts.asr}: {exc}") from exc
-    chunks, rows, videos = stage_inputs(input_uri, output, video_root)
+    chunks, rows, videos, labels = stage_inputs(input_uri, output, video_root, split_files)
     log.info(
         "building %d videos (%d manifest rows) from %s into %s", videos, rows, input_uri, output
     )
+    if labels:
+        kind = "multi-label" if labels.multi_label else "single-label"
+        log.info("labels: %d classes (%s)", len(labels.names), kind)
     progress = Progress(output, videos, progress_every)
     progress.start()
     try:
         p = beam.Pipeline(options=beam_options(beam_args or []))
-        build_graph(p, chunks, output, opts)
+        build_graph(p, chunks, output, opts, labels)
         result = p.run()
         result.wait_until_finish()
     finally:
@@ -354,7 +383,7 @@ def build(
     for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
         counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + c.attempted
     log.info("beam counters: %s", ", ".join(f"{k}={v}" for k, v in sorted(counters.items())))
-    summary = finalize(output, opts, input_uri, rows)
+    summary = finalize(output, opts, input_uri, rows, labels)
     summary.counters = counters
     summary.wall_seconds = time.monotonic() - t0
     summary.cpu_seconds = _cpu_seconds() - cpu0

@@ -9,7 +9,8 @@ import sys
 from pipeline.clips import ClipSpec
 from pipeline.decode import EncodeOptions
 from pipeline.errors import ConfigError
-from pipeline.options import BuildOptions
+from pipeline.options import SCHEMA, BuildOptions
+from pipeline.split_files import KINETICS_PATTERN, SplitFileOptions
 
 log = logging.getLogger("pipeline")
 
@@ -30,17 +31,39 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser(
         "build",
         help="build WebDataset clip shards from a manifest",
-        description="Build WebDataset clip shards (format vatt-clips/1) from a manifest of videos. "
+        description=f"Build WebDataset clip shards (format {SCHEMA}) from a manifest of videos. "
         "Options not listed here are passed to Apache Beam (--runner, --direct_num_workers, "
         "--project, --region, --temp_location, --sdk_container_image, Flink/Spark options...). "
         "Re-running the same command on the same --output resumes.",
     )
     b.add_argument(
-        "--input", required=True, help="manifest: JSONL, CSV, Parquet, or a HowTo100M caption.json"
+        "--input",
+        required=True,
+        help="manifest: JSONL, CSV, Parquet, or a HowTo100M caption.json; or a benchmark's "
+        "split files: ucf101:DIR, hmdb51:DIR, kinetics:CSV, esc50:CSV (docs/pipeline.md)",
     )
     b.add_argument("--output", required=True, help="output root: a folder, gs://..., s3://...")
     b.add_argument(
-        "--video-root", default=None, help="for a caption.json input: where {id}.mp4 are"
+        "--video-root",
+        default=None,
+        help="where relative video paths point (a caption.json's {id}.mp4, a split list's "
+        "videos); default: the manifest's folder",
+    )
+    b.add_argument(
+        "--split-number", type=int, default=1, help="ucf101/hmdb51 input: official split 1-3"
+    )
+    b.add_argument("--val-fold", type=int, default=1, help="esc50 input: the fold used as val")
+    b.add_argument(
+        "--video-pattern",
+        default=KINETICS_PATTERN,
+        help="kinetics input: a row's file under --video-root (fields youtube_id, start, end, "
+        "label, label_dir, split)",
+    )
+    b.add_argument(
+        "--allow-audio-only",
+        action="store_true",
+        help="inputs without a video stream (e.g. wav) become audio-only samples (default: "
+        "failures)",
     )
     b.add_argument("--clip-seconds", type=float, default=3.2)
     b.add_argument("--fps", type=float, default=10.0)
@@ -148,9 +171,36 @@ def _options(a: argparse.Namespace) -> BuildOptions:
             max_video_pixels=a.max_video_pixels,
             max_caption_cues=a.max_caption_cues,
             keep_spill=a.keep_spill,
+            allow_audio_only=a.allow_audio_only,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def _split_file_options(a: argparse.Namespace) -> SplitFileOptions:
+    try:
+        return SplitFileOptions(a.split_number, a.val_fold, a.video_pattern)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _demo_corpus(a: argparse.Namespace) -> int:
+    if not a.labelled:
+        from pipeline.demo_corpus import write_demo_corpus
+
+        manifest = write_demo_corpus(a.dir, n_videos=a.videos, seed=a.seed)
+        print(f"demo corpus written: {manifest}")
+        return 0
+    from pipeline.labelled_corpus import write_labelled_corpus
+
+    try:
+        manifest = write_labelled_corpus(
+            a.dir, a.per_class, a.val_per_class, a.label_by, seed=a.seed
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    print(f"labelled demo corpus written: {manifest}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     _build_parser(sub)
     d = sub.add_parser("demo-corpus", help="write the embedded demo corpus (generated videos)")
     d.add_argument("dir")
-    d.add_argument("--videos", type=int, default=40)
+    d.add_argument("--videos", type=int, default=40, help="videos of the pretraining corpus")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument(
+        "--labelled",
+        action="store_true",
+        help="write the labelled (classification) corpus instead: one scene per video, "
+        "label and split columns",
+    )
+    d.add_argument("--label-by", default="colour", help="--labelled: colour, shape or direction")
+    d.add_argument("--per-class", type=int, default=12, help="--labelled: videos per class")
+    d.add_argument("--val-per-class", type=int, default=4, help="--labelled: of them, in val")
     _view_parsers(sub)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "build":
@@ -177,11 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
     try:
         if args.command == "demo-corpus":
-            from pipeline.demo_corpus import write_demo_corpus
-
-            manifest = write_demo_corpus(args.dir, n_videos=args.videos, seed=args.seed)
-            print(f"demo corpus written: {manifest}")
-            return 0
+            return _demo_corpus(args)
         if args.command in ("inspect", "report"):
             return _view(args)
         from pipeline.build import build
@@ -193,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             beam_args=rest,
             video_root=args.video_root,
             progress_every=args.progress_every,
+            split_files=_split_file_options(args),
         )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -52,12 +52,17 @@ class ClipSpec:
 
 @dataclass(frozen=True)
 class Window:
+    """A clip window. `first_frame`, `start`, `end` and `first_sample` count from the start of
+    the decoded stream, which begins `offset` seconds into the source (a row's `start`: the
+    decoder seeks there); `source_start` / `source_end` are the window in source time."""
+
     clip: int  # index among the video's clips, by start time
-    first_frame: int  # index into the constant-rate (spec.fps) frame stream from t=0
+    first_frame: int  # index into the constant-rate (spec.fps) frame stream from `offset`
     frames: int
     fps: float
     sample_rate: int
     samples: int
+    offset: float = 0.0  # seconds of the source before frame 0 of the decoded stream
 
     @property
     def start(self) -> float:
@@ -68,17 +73,30 @@ class Window:
         return (self.first_frame + self.frames) / self.fps
 
     @property
+    def source_start(self) -> float:
+        return self.offset + self.start
+
+    @property
+    def source_end(self) -> float:
+        return self.offset + self.end
+
+    @property
     def first_sample(self) -> int:
         return int(round(self.start * self.sample_rate))
 
 
-def plan_windows(duration: float, spec: ClipSpec) -> list[Window]:
-    """Fixed windows of `spec.frames` frames every `spec.stride_frames`, inside the video.
+def plan_windows(
+    duration: float, spec: ClipSpec, start: float | None = None, end: float | None = None
+) -> list[Window]:
+    """Fixed windows of `spec.frames` frames every `spec.stride_frames`, inside the video, or
+    inside its span [start, end) when given (the end capped at the video's end).
 
     Only whole windows are planned: the frame stream of a `duration`-second video at `fps`
     holds floor(duration * fps) frames (a small tolerance absorbs float noise in durations).
     """
-    available = int(math.floor(duration * spec.fps + 1e-6))
+    offset = start or 0.0
+    length = min(duration, end if end is not None else duration) - offset
+    available = int(math.floor(length * spec.fps + 1e-6)) if length > 0 else 0
     n = 0 if available < spec.frames else (available - spec.frames) // spec.stride_frames + 1
     firsts = [i * spec.stride_frames for i in range(n)]
     if spec.max_clips is not None and n > spec.max_clips:
@@ -94,6 +112,7 @@ def plan_windows(duration: float, spec: ClipSpec) -> list[Window]:
             fps=spec.fps,
             sample_rate=spec.sample_rate,
             samples=spec.samples,
+            offset=offset,
         )
         for i, f in enumerate(firsts)
     ]

@@ -7,6 +7,8 @@ to mono, resampled and written as float32 PCM on a second pipe (and, when ASR is
 16 kHz PCM to a local file). Python slices the two streams into the planned windows and
 encodes each clip (H.264 mp4, FLAC) in-process with PyAV. Memory holds the frames of the
 windows that are open (one clip, or a few when windows overlap), whatever the video's length.
+A row's span (`start`/`end`) makes the pass seek to its start and stop after its last window;
+an audio-only input (allowed by `--allow-audio-only`) has only the audio pipe.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class ClipMedia:
     window: Window
     width: int
     height: int
-    mp4: bytes
+    mp4: bytes | None  # None: an audio-only input
     flac: bytes | None
     audio_padded: int  # samples of silence appended where the source audio ended early
 
@@ -160,19 +162,29 @@ def ffmpeg_command(
     path: str,
     probe: Probe,
     spec: ClipSpec,
-    size: tuple[int, int],
+    size: tuple[int, int] | None,
     until: float,
     audio_fd: int | None,
     asr_path: str | None,
     opts: EncodeOptions,
+    seek: float = 0.0,
 ) -> list[str]:
-    """The one decode pass: raw frames on stdout, PCM on `audio_fd`, 16 kHz PCM to `asr_path`."""
-    width, height = size
-    fps = Fraction(spec.fps).limit_denominator(1001)
+    """The one decode pass: raw frames on stdout, PCM on `audio_fd`, 16 kHz PCM to `asr_path`.
+
+    `seek` > 0 starts the pass that far into the source (input seeking: ffmpeg jumps to the
+    keyframe before it, decodes from there and drops what precedes `seek`, so frame 0 and
+    sample 0 of the outputs are at `seek`); `until` then counts from `seek`. `size` None:
+    an audio-only input, no video output."""
     cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
-    cmd += ["-threads", str(opts.ffmpeg_threads), "-t", f"{until:.3f}", "-i", local_media_arg(path)]
-    vf = f"fps=fps={fps}:start_time=0,scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p"
-    cmd += ["-map", "0:v:0", "-filter_threads", "1", "-vf", vf, "-f", "rawvideo", "pipe:1"]
+    cmd += ["-threads", str(opts.ffmpeg_threads)]
+    if seek > 0:
+        cmd += ["-ss", f"{seek:.6f}"]
+    cmd += ["-t", f"{until:.3f}", "-i", local_media_arg(path)]
+    if size is not None:
+        width, height = size
+        fps = Fraction(spec.fps).limit_denominator(1001)
+        vf = f"fps=fps={fps}:start_time=0,scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p"
+        cmd += ["-map", "0:v:0", "-filter_threads", "1", "-vf", vf, "-f", "rawvideo", "pipe:1"]
     resample = "aresample={rate}:async=1:first_pts=0"
     if audio_fd is not None:
         af = resample.format(rate=spec.sample_rate)
@@ -216,20 +228,29 @@ def cut_clips(
 ) -> Iterator[ClipMedia]:
     """Yield the clips of `windows` (sorted by start) from one ffmpeg pass over `path`.
 
-    Raises StageError("decode") after yielding what it could when ffmpeg fails, times out or
-    the stream ends before the last window; the message says how many clips were lost.
+    The pass starts at the windows' `offset` (a span's start: ffmpeg seeks there). An
+    audio-only probe gives clips with `mp4` None. Raises StageError("decode") after yielding
+    what it could when ffmpeg fails, times out or the stream ends before the last window; the
+    message says how many clips were lost.
     """
     if not windows:
         return
-    size = output_size(probe.width, probe.height, spec.short_side)
-    width, height = size
-    frame_bytes = width * height * 3 // 2
+    size = output_size(probe.width, probe.height, spec.short_side) if probe.has_video else None
+    width, height = size or (0, 0)
     until = windows[-1].end + 0.5
     audio_r = audio_w = None
     if probe.has_audio:
         audio_r, audio_w = os.pipe()
     cmd = ffmpeg_command(
-        path, probe, spec, size, until, audio_w, asr_path if probe.has_audio else None, opts
+        path,
+        probe,
+        spec,
+        size,
+        until,
+        audio_w,
+        asr_path if probe.has_audio else None,
+        opts,
+        seek=windows[0].offset,
     )
     proc = subprocess.Popen(
         cmd,
@@ -255,38 +276,16 @@ def cut_clips(
     audio = _AudioReader(audio_r) if audio_r is not None else None
     if audio is not None:
         audio.start()
-    done = 0
+    cut = _Cutter(windows, spec, opts, width, height, audio)
     started = time.monotonic()
     try:
-        pending = list(windows)
-        open_frames: dict[int, list[bytes]] = {}
-        scratch = bytearray(frame_bytes)
-        last_needed = windows[-1].first_frame + windows[-1].frames
-        idx = 0
-        while pending and idx < last_needed:
-            needed = any(w.first_frame <= idx < w.first_frame + w.frames for w in pending)
-            buf = bytearray(frame_bytes) if needed else scratch
-            if not _read_exact(proc.stdout, buf):
-                break
-            if needed:
-                raw = bytes(buf)
-                for w in pending:
-                    if w.first_frame <= idx < w.first_frame + w.frames:
-                        open_frames.setdefault(w.clip, []).append(raw)
-            idx += 1
-            while pending and len(open_frames.get(pending[0].clip, ())) == pending[0].frames:
-                w = pending.pop(0)
-                frames = open_frames.pop(w.clip)
-                mp4 = encode_mp4(frames, width, height, spec.fps, opts)
-                flac, padded = None, 0
-                if audio is not None:
-                    pcm, padded = audio.take(w.first_sample, w.samples)
-                    flac = encode_flac(pcm, spec.sample_rate)
-                    audio.trim(pending[0].first_sample if pending else w.first_sample + w.samples)
-                done += 1
-                yield ClipMedia(w, width, height, mp4, flac, padded)
+        if size is not None:
+            yield from cut.video_clips(proc.stdout)
+        elif audio is not None:
+            yield from cut.audio_clips()
         # drain what is left (at most `until` - last end = 0.5 s) so the ASR file is whole
-        while proc.stdout.readinto(scratch):
+        drain = bytearray(1 << 16)
+        while proc.stdout.readinto(drain):
             pass
         proc.wait(timeout=max(1.0, timeout - (time.monotonic() - started)))
     except subprocess.TimeoutExpired:
@@ -299,12 +298,80 @@ def cut_clips(
         stderr.join(timeout=5)
         if audio is not None:
             audio.join(timeout=5)
-    if done < len(windows):
-        lost = len(windows) - done
+    if cut.done < len(windows):
+        lost = len(windows) - cut.done
         if killed.is_set():
             why = f"ffmpeg timed out after {timeout:.0f}s"
         elif proc.returncode not in (0, None) and stderr.text():
             why = f"ffmpeg failed ({stderr.text()})"
+        elif size is None:
+            why = f"the audio stream ended at {cut.audio_end:.2f}s of the decoded span"
         else:
-            why = f"the video stream ended at frame {idx} at {spec.fps:g} fps"
+            why = f"the video stream ended at frame {cut.frame} at {spec.fps:g} fps"
         raise StageError("decode", f"{source}: {why}; {lost} of {len(windows)} clips lost")
+
+
+class _Cutter:
+    """Slices the decoded streams of one pass into the planned windows and encodes each clip."""
+
+    def __init__(
+        self,
+        windows: list[Window],
+        spec: ClipSpec,
+        opts: EncodeOptions,
+        width: int,
+        height: int,
+        audio: _AudioReader | None,
+    ) -> None:
+        self.windows, self.spec, self.opts = windows, spec, opts
+        self.width, self.height, self.audio = width, height, audio
+        self.done = 0  # clips yielded
+        self.frame = 0  # frames read (video)
+        self.audio_end = 0.0  # seconds of audio decoded when it ran short (audio-only)
+
+    def _flac(self, w: Window, pending: list[Window]) -> tuple[bytes | None, int]:
+        if self.audio is None:
+            return None, 0
+        pcm, padded = self.audio.take(w.first_sample, w.samples)
+        self.audio.trim(pending[0].first_sample if pending else w.first_sample + w.samples)
+        return encode_flac(pcm, self.spec.sample_rate), padded
+
+    def video_clips(self, stdout: io.BufferedReader) -> Iterator[ClipMedia]:
+        frame_bytes = self.width * self.height * 3 // 2
+        pending = list(self.windows)
+        open_frames: dict[int, list[bytes]] = {}
+        scratch = bytearray(frame_bytes)
+        last_needed = self.windows[-1].first_frame + self.windows[-1].frames
+        while pending and self.frame < last_needed:
+            idx = self.frame
+            needed = any(w.first_frame <= idx < w.first_frame + w.frames for w in pending)
+            buf = bytearray(frame_bytes) if needed else scratch
+            if not _read_exact(stdout, buf):
+                break
+            if needed:
+                raw = bytes(buf)
+                for w in pending:
+                    if w.first_frame <= idx < w.first_frame + w.frames:
+                        open_frames.setdefault(w.clip, []).append(raw)
+            self.frame += 1
+            while pending and len(open_frames.get(pending[0].clip, ())) == pending[0].frames:
+                w = pending.pop(0)
+                frames = open_frames.pop(w.clip)
+                mp4 = encode_mp4(frames, self.width, self.height, self.spec.fps, self.opts)
+                flac, padded = self._flac(w, pending)
+                self.done += 1
+                yield ClipMedia(w, self.width, self.height, mp4, flac, padded)
+
+    def audio_clips(self) -> Iterator[ClipMedia]:
+        """Audio-only input: the audio stream is the clock; a window it does not reach (to
+        within one frame period) is lost, as frames are for a video."""
+        pending = list(self.windows)
+        tolerance = int(self.spec.sample_rate / self.spec.fps)
+        while pending:
+            w = pending.pop(0)
+            flac, padded = self._flac(w, pending)
+            if padded > tolerance:
+                self.audio_end = (w.first_sample + w.samples - padded) / self.spec.sample_rate
+                return
+            self.done += 1
+            yield ClipMedia(w, 0, 0, None, flac, padded)

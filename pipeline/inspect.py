@@ -173,8 +173,11 @@ def read_samples(output: str, picks: list[Pick]) -> list[tuple[Pick, dict]]:
 def decode_clip(pick: Pick, sample: dict, n_frames: int) -> Clip:
     """Decode the frames and audio of one sample; keep `n_frames` frames evenly spread."""
     meta = json.loads(sample["json"])
-    with av.open(io.BytesIO(sample["mp4"])) as c:
-        every = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]  # (H, W, 3) each
+    if "mp4" not in sample:  # an audio-only sample: one blank cell where the frames would be
+        every = [np.full((144, 256, 3), 235, dtype=np.uint8)]
+    else:
+        with av.open(io.BytesIO(sample["mp4"])) as c:
+            every = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]  # (H, W, 3) each
     if not every:
         raise DatasetReadError(f"{pick.key}.mp4 in {pick.shard} holds no frames")
     idx = np.unique(np.linspace(0, len(every) - 1, min(n_frames, len(every))).round().astype(int))
@@ -294,7 +297,8 @@ def render_sheet(clips: list[Clip], cfg: SheetConfig | None = None) -> ContactSh
         text(_MARGIN, y + 4, f"{clip.key}   ·   split {clip.split}", fontsize=11, weight="bold")
         p = m.get("probe", {})
         window = f"{m['start']:.2f}–{m['end']:.2f} s of {p.get('duration', float('nan')):.1f} s"
-        source = f"{m['source']}   [{window}]   {p.get('width')}x{p.get('height')} source"
+        size = f"{p.get('width')}x{p.get('height')}" if m.get("has_video", True) else "audio-only"
+        source = f"{m['source']}   [{window}]   {size} source"
         text(_MARGIN, y + 22, source, color="#333333")
         y += _TITLE_H
         cells = []

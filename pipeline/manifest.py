@@ -31,12 +31,14 @@ from fsspec.utils import infer_compression
 
 from pipeline.errors import ConfigError
 from pipeline.keys import default_video_id, sanitize_id
+from pipeline.labels import Label, parse_label
 
 logger = logging.getLogger(__name__)
 
 _FORMATS = {"jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv", "parquet": "parquet", "json": "json"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
-_RESERVED = ("video", "id", "captions")
+_RESERVED = ("video", "id", "captions", "label", "split", "start", "end")
+SPLITS = ("train", "val")
 _PARQUET_BATCH_ROWS = 1024
 _JSON_CHUNK_CHARS = 1 << 18  # caption.json read size; a peak of a few of these
 
@@ -54,6 +56,10 @@ class ManifestRow:
     video_id: str  # sanitize_id(id) when the row has one, else default_video_id(video)
     captions: str | dict | None  # URI (resolved like video), inline {start,end,text}, or None
     meta: dict = field(default_factory=dict)  # the other columns, JSON-serialisable
+    label: Label | None = None  # a class name, or a sorted list of names (multi-label)
+    split: str | None = None  # "train" / "val": overrides the hash split
+    start: float | None = None  # seconds: clips are cut inside [start, end) of the source only
+    end: float | None = None
 
 
 @dataclass
@@ -125,6 +131,38 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _seconds(record: dict, name: str) -> float | None:
+    """A `start` / `end` cell as seconds >= 0 (numbers, or numeric text from a CSV)."""
+    value = _jsonable(record.get(name))
+    if _is_missing(value):
+        return None
+    try:
+        seconds = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"'{name}' must be a number of seconds >= 0, got {value!r}")
+    return seconds
+
+
+def _labelled_fields(
+    record: dict,
+) -> tuple[Label | None, str | None, float | None, float | None]:
+    """The optional `label`, `split`, `start`, `end` of a row; ValueError names the bad one."""
+    label = parse_label(_jsonable(record.get("label")))
+    split = _jsonable(record.get("split"))
+    if _is_missing(split):
+        split = None
+    elif not isinstance(split, str) or split.strip() not in SPLITS:
+        raise ValueError(f"'split' must be 'train' or 'val', got {split!r}")
+    else:
+        split = split.strip()
+    start, end = _seconds(record, "start"), _seconds(record, "end")
+    if start is not None and end is not None and end <= start:
+        raise ValueError(f"'end' ({end:g}) must be after 'start' ({start:g})")
+    return label, split, start, end
+
+
 def _is_missing(value: Any) -> bool:
     return (
         value is None
@@ -191,13 +229,20 @@ class _RowBuilder:
                 video,
             )
 
+        try:
+            label, split, start, end = _labelled_fields(record)
+        except ValueError as exc:
+            return self.problem(line, str(exc), video)
+
         first = self.first_line_of.setdefault(video_id, line)
         if first != line:
             return self.problem(
                 line, f"duplicate video_id {video_id!r} (first at line {first})", video
             )
         meta = {str(key): _jsonable(value) for key, value in record.items() if key not in _RESERVED}
-        return ManifestRow(line, video, video_id, _jsonable(captions), meta)
+        return ManifestRow(
+            line, video, video_id, _jsonable(captions), meta, label, split, start, end
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,3 +543,21 @@ def _counted(
     except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:  # corrupt .gz, lost network
         raise ManifestError(f"manifest {uri}: read failed after {good + bad} rows: {exc}") from exc
     logger.info("manifest %s: %d rows, %d malformed", uri, good, bad)
+
+
+def rows_from_records(
+    uri: str,
+    records: Iterable[tuple[int, dict] | ManifestProblem],
+    video_root: str | None = None,
+) -> Iterator[ManifestRow | ManifestProblem]:
+    """Manifest rows from records made by another reader (the split-file readers): each
+    `(line, {video, id, label, ...})` is checked exactly like a manifest row (ids sanitized,
+    duplicates and bad cells reported); a ManifestProblem passes through. Relative `video`
+    paths resolve against `video_root`, else the folder of `uri`."""
+    builder = _RowBuilder(uri, video_root)
+
+    def build() -> Iterator[ManifestRow | ManifestProblem]:
+        for item in records:
+            yield item if isinstance(item, ManifestProblem) else builder.build(item[1], item[0])
+
+    return _counted(uri, build())

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pipeline.clips import ClipSpec
 from pipeline.decode import EncodeOptions
 
-SCHEMA = "vatt-clips/1"
+SCHEMA = "vatt-clips/2"  # /2 adds labels, spans, audio-only samples (docs/shard-format.md)
 
 # Options that change the bytes of the output. A re-run with any of them different is refused
 # (it would mix two datasets in one folder); the others (timeouts, workers) may change freely.
@@ -23,6 +23,7 @@ _CONTENT_FIELDS = (
     "max_video_seconds",
     "max_video_pixels",
     "max_caption_cues",
+    "allow_audio_only",
 )
 
 
@@ -40,6 +41,7 @@ class BuildOptions:
     max_video_bytes: int = 20 << 30  # remote videos are copied locally up to this size
     max_caption_cues: int = 100_000  # a captions file with more cues is truncated (and reported)
     keep_spill: bool = False  # keep per-video clip tars under _work/ after the shards are made
+    allow_audio_only: bool = False  # inputs without a video stream become audio-only samples
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction <= 1.0:

@@ -16,11 +16,11 @@ FFPROBE_TIMEOUT_S = 60.0
 @dataclass(frozen=True)
 class Probe:
     duration: float  # seconds, of the video stream (falls back to the container's)
-    width: int  # as displayed: display rotation applied, sample aspect ratio applied
+    width: int  # as displayed: display rotation applied, sample aspect ratio applied (0: none)
     height: int
     rotation: int  # degrees of the display matrix, normalised to 0/90/180/270
     fps: float  # average frame rate (0 when unknown)
-    video_codec: str
+    video_codec: str | None  # None: an audio-only input (kept only with allow_audio_only)
     audio_codec: str | None
     audio_channels: int
     audio_sample_rate: int
@@ -29,6 +29,10 @@ class Probe:
     @property
     def has_audio(self) -> bool:
         return self.audio_codec is not None
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_codec is not None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,8 +56,27 @@ def _rotation(stream: dict) -> int:
     return int(round(rot)) % 360
 
 
-def parse_probe(info: dict, source: str) -> Probe:
-    """Turn ffprobe's JSON into a Probe; StageError("probe") when there is no usable video."""
+def _audio_only(audio: dict, fmt: dict, source: str) -> Probe:
+    duration = float(audio.get("duration") or 0) or float(fmt.get("duration") or 0)
+    if duration <= 0:
+        raise StageError("probe", f"{source}: unknown duration")
+    return Probe(
+        duration=duration,
+        width=0,
+        height=0,
+        rotation=0,
+        fps=0.0,
+        video_codec=None,
+        audio_codec=str(audio.get("codec_name", "?")),
+        audio_channels=int(audio.get("channels") or 0),
+        audio_sample_rate=int(audio.get("sample_rate") or 0),
+        format=str(fmt.get("format_name", "?")),
+    )
+
+
+def parse_probe(info: dict, source: str, allow_audio_only: bool = False) -> Probe:
+    """Turn ffprobe's JSON into a Probe; StageError("probe") when there is no usable video
+    (an input with audio but no video is an audio-only Probe when `allow_audio_only`)."""
     streams = info.get("streams") or []
     fmt = info.get("format") or {}
     videos = [
@@ -63,9 +86,12 @@ def parse_probe(info: dict, source: str) -> Probe:
         and not (s.get("disposition") or {}).get("attached_pic", 0)
     ]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
+    if not videos and audios and allow_audio_only:
+        return _audio_only(audios[0], fmt, source)
     if not videos:
         kind = "audio-only file" if audios else "no video stream"
-        raise StageError("probe", f"{source}: {kind} (format {fmt.get('format_name', '?')})")
+        hint = "; --allow-audio-only keeps it as audio-only samples" if audios else ""
+        raise StageError("probe", f"{source}: {kind} (format {fmt.get('format_name', '?')}){hint}")
     v = videos[0]
     width, height = int(v.get("width") or 0), int(v.get("height") or 0)
     if width <= 0 or height <= 0:
@@ -93,7 +119,12 @@ def parse_probe(info: dict, source: str) -> Probe:
     )
 
 
-def probe(path: str, source: str | None = None, timeout: float = FFPROBE_TIMEOUT_S) -> Probe:
+def probe(
+    path: str,
+    source: str | None = None,
+    timeout: float = FFPROBE_TIMEOUT_S,
+    allow_audio_only: bool = False,
+) -> Probe:
     """Run ffprobe on a local file. `source` names the input in errors (defaults to path)."""
     source = source or path
     cmd = [
@@ -117,4 +148,4 @@ def probe(path: str, source: str | None = None, timeout: float = FFPROBE_TIMEOUT
         info = json.loads(res.stdout or b"{}")
     except json.JSONDecodeError as exc:
         raise StageError("probe", f"{source}: ffprobe gave unreadable output") from exc
-    return parse_probe(info, source)
+    return parse_probe(info, source, allow_audio_only)

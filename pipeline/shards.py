@@ -107,10 +107,16 @@ def index_row(sample: dict, shard: str, split: str) -> dict:
         "start": float(meta["start"]),
         "end": float(meta["end"]),
         "has_audio": bool(meta["has_audio"]),
+        "has_video": bool(meta.get("has_video", True)),
+        "labels": _names(meta.get("label")),
         "text_chars": len(sample.get("txt", b"").decode("utf-8")),
         "n_segments": len(meta["segments"]),
         "n_neighbors": len(meta["neighbors"]),
     }
+
+
+def _names(label: str | list[str] | None) -> list[str]:
+    return [] if label is None else [label] if isinstance(label, str) else list(label)
 
 
 def write_shard(output: str, spec: ShardSpec) -> dict:

@@ -24,10 +24,11 @@ from pipeline.captions import (
     load_captions,
     segments_from_json_obj,
 )
-from pipeline.clips import CaptionIndex, plan_windows
+from pipeline.clips import CaptionIndex, Window, plan_windows
 from pipeline.decode import ASR_SAMPLE_RATE, cut_clips
 from pipeline.errors import StageError
 from pipeline.keys import clip_key, split_for
+from pipeline.labels import LabelSpace
 from pipeline.options import SCHEMA, BuildOptions
 from pipeline.probe import Probe, probe
 from pipeline.tars import SampleTarWriter
@@ -125,51 +126,81 @@ def _sample(
     segs: CaptionIndex,
     text_source: str,
     opts: BuildOptions,
+    labels: LabelSpace | None = None,
 ) -> dict:
     w = clip
-    inside = segs.overlapping(w.start, w.end)
-    near = segs.nearest(w.start, w.end, opts.clip.neighbors)
+    start, end = w.source_start, w.source_end
+    inside = segs.overlapping(start, end)
+    near = segs.nearest(start, end, opts.clip.neighbors)
     text = " ".join(s.text for s in inside)
+    label_fields, cls = labels.clip_fields(row.get("label")) if labels else ({}, None)
     meta = {
         "schema": SCHEMA,
         "key": key,
         "video_id": row["video_id"],
         "clip": w.clip,
         "source": row["video"],
-        "start": round(w.start, 6),
-        "end": round(w.end, 6),
+        "start": round(start, 6),
+        "end": round(end, 6),
         "fps": opts.clip.fps,
-        "frames": w.frames,
+        "frames": w.frames if media.mp4 is not None else 0,
         "width": media.width,
         "height": media.height,
         "sample_rate": opts.clip.sample_rate,
         "samples": w.samples,
         "has_audio": media.flac is not None,
+        "has_video": media.mp4 is not None,
         "audio_padded": media.audio_padded,
         "text_source": text_source,
         "segments": [asdict(s) for s in inside],
         "neighbors": [asdict(s) for s in near],
         "probe": p.to_dict(),
         "meta": row.get("meta") or {},
+        **label_fields,
     }
     sample = {
         "__key__": key,
-        "mp4": media.mp4,
         "txt": text.encode("utf-8"),
         "json": json.dumps(meta, sort_keys=True).encode("utf-8"),
     }
+    if media.mp4 is not None:
+        sample["mp4"] = media.mp4
     if media.flac is not None:
         sample["flac"] = media.flac
+    if cls is not None:
+        sample["cls"] = cls
     return sample
 
 
-def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
-    """Decode one manifest row's video into a per-video tar; every failure becomes a record row."""
+def _plan(p: Probe, row: dict, source: str, opts: BuildOptions) -> list[Window]:
+    start, end = row.get("start"), row.get("end")
+    windows = plan_windows(p.duration, opts.clip, start, end)
+    if windows:
+        return windows
+    if start is None and end is None:
+        why = f"{p.duration:.2f}s, shorter than one clip ({opts.clip.clip_seconds}s)"
+    elif start is not None and start >= p.duration:
+        why = f"span starts at {start:g}s, after the end of the {p.duration:.2f}s video"
+    else:
+        span_end = min(p.duration, end if end is not None else p.duration)
+        why = (
+            f"span {start or 0:g}-{span_end:g}s of the {p.duration:.2f}s video is shorter "
+            f"than one clip ({opts.clip.clip_seconds}s)"
+        )
+    raise StageError("plan", f"{source}: {why}")
+
+
+def process_video(
+    row: dict, output: str, opts: BuildOptions, labels: LabelSpace | None = None
+) -> VideoRecord:
+    """Decode one manifest row's video into a per-video tar; every failure becomes a record row.
+
+    `labels`: the dataset's label space when the manifest has labels (see pipeline.labels).
+    """
     t0 = time.monotonic()
     vid, source = row["video_id"], row["video"]
-    rec = VideoRecord(
-        video_id=vid, line=int(row["line"]), source=source, split=split_for(vid, opts.val_fraction)
-    )
+    split = row.get("split") or split_for(vid, opts.val_fraction)
+    rec = VideoRecord(video_id=vid, line=int(row["line"]), source=source, split=split)
 
     def fail(stage: str, error: str, lost: int = 0) -> None:
         rec.failures.append(Failure(source, rec.line, vid, stage, error, lost))
@@ -177,14 +208,9 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
     tmpdir = tempfile.mkdtemp(prefix="vatt-video-")
     try:
         with storage.local_copy(source, opts.max_video_bytes) as path:
-            p = probe(path, source)
+            p = probe(path, source, allow_audio_only=opts.allow_audio_only)
             _check_limits(p, source, opts)
-            windows = plan_windows(p.duration, opts.clip)
-            if not windows:
-                raise StageError(
-                    "plan",
-                    f"{source}: {p.duration:.2f}s, shorter than one clip ({opts.clip.clip_seconds}s)",
-                )
+            windows = _plan(p, row, source, opts)
             try:
                 segs, text_source = _captions_for(row, p.duration, opts)
             except StageError as exc:  # reported; the video still yields clips, without text
@@ -211,18 +237,23 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
                     asr_pcm,
                 ):
                     base = os.path.join(tmpdir, f"{media.window.clip:05d}")
-                    with open(base + ".mp4", "wb") as f:
-                        f.write(media.mp4)
+                    if media.mp4 is not None:
+                        with open(base + ".mp4", "wb") as f:
+                            f.write(media.mp4)
                     if media.flac is not None:
                         with open(base + ".flac", "wb") as f:
                             f.write(media.flac)
-                    media.mp4, media.flac = b"", (b"" if media.flac is not None else None)
+                    media.mp4 = b"" if media.mp4 is not None else None
+                    media.flac = b"" if media.flac is not None else None
                     done.append(media)
             except StageError as exc:
                 fail(exc.stage, exc.message, len(windows) - len(done))
             if engine and asr_pcm and os.path.exists(asr_pcm) and done:
                 try:
                     segs = asr.transcribe(engine, asr_pcm, ASR_SAMPLE_RATE, source)
+                    # the ASR audio starts where the decode pass does: at the span's start
+                    offset = windows[0].offset
+                    segs = [Segment(s.start + offset, s.end + offset, s.text) for s in segs]
                     text_source = f"asr:{engine}"
                 except StageError as exc:
                     fail(exc.stage, exc.message)
@@ -235,13 +266,16 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
             with storage.open_atomic(spill_uri) as f, SampleTarWriter(f) as tw:
                 for media in done:
                     base = os.path.join(tmpdir, f"{media.window.clip:05d}")
-                    with open(base + ".mp4", "rb") as m:
-                        media.mp4 = m.read()
+                    if media.mp4 is not None:
+                        with open(base + ".mp4", "rb") as m:
+                            media.mp4 = m.read()
                     if media.flac is not None:
                         with open(base + ".flac", "rb") as m:
                             media.flac = m.read()
                     key = clip_key(vid, media.window.clip)
-                    sample = _sample(key, media.window, media, row, p, index, text_source, opts)
+                    sample = _sample(
+                        key, media.window, media, row, p, index, text_source, opts, labels
+                    )
                     total += sum(len(v) for k, v in sample.items() if k != "__key__")
                     tw.write(sample)
             rec.clips, rec.bytes, rec.spill = len(done), total, spill_name(vid)

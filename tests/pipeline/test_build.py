@@ -126,6 +126,8 @@ def test_every_input_is_in_the_shards_or_the_failures(built):
     # the unreadable captions are reported, and the video still became samples
     caps = failures[failures.stage == "captions"]
     assert list(caps.video_id) == ["badcaps"] and "bad.vtt" in caps.error.iloc[0]
+    audio_only = failures[failures.video_id == "audioonly"].error.iloc[0]
+    assert "audio-only file" in audio_only and "--allow-audio-only" in audio_only
     bad_line = failures[failures.stage == "manifest"].iloc[0]
     assert bad_line.line == 17 and "json" in bad_line.error.lower()
     for r in failures.itertuples():
@@ -138,7 +140,8 @@ def test_every_sample_has_exact_frames_samples_and_metadata(built, samples):
     assert len(samples) == len(index)
     for key, s in samples.items():
         meta = json.loads(s["json"])
-        assert meta["schema"] == "vatt-clips/1" and meta["key"] == key
+        assert meta["schema"] == "vatt-clips/2" and meta["key"] == key
+        assert meta["has_video"] is True and "label" not in meta and "cls" not in s
         assert key == f"{meta['video_id']}_{meta['clip']:05d}" and "." not in key
         frames = decode_mp4(s["mp4"])
         assert len(frames) == 32, key
@@ -221,7 +224,7 @@ def test_hostile_file_names_are_data_not_commands(built, samples):
 
 def test_shards_roll_over_and_splits_hold_whole_videos(built, samples):
     ds = json.loads((built["out"] / "dataset.json").read_text())
-    assert ds["schema"] == "vatt-clips/1"
+    assert ds["schema"] == "vatt-clips/2" and "labels" not in ds  # unlabelled
     assert all(s["samples"] <= 4 for s in ds["shards"])
     assert sum(s["samples"] for s in ds["shards"]) == len(samples) == ds["counts"]["samples"]
     for s in ds["shards"]:
