@@ -10,11 +10,13 @@ cross-entropy for multi-label sets.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+import transformers
 
 from model import VattForClassification, get_config, resize_positions, set_droptoken
 from train.augment import augment_preset
@@ -22,6 +24,8 @@ from train.checkpoint import find_checkpoint, local_copy
 from train.finetune_config import FinetuneConfig
 from train.loop import Task, run_worker, to_device
 from train.sample import ClipSpec
+
+logger = logging.getLogger(__name__)
 
 GEOMETRY = ("video_frames", "video_size", "audio_samples")
 
@@ -46,10 +50,12 @@ def build_classifier(tc: FinetuneConfig, checkpoint_dir: str | None) -> VattForC
     if tc.init is None:
         model = VattForClassification(get_config(tc.config, **tc.overrides, **_head_fields(tc)))
     else:
+        transformers.utils.logging.set_verbosity_error()  # its report: "the head is new"
         with local_copy(find_checkpoint(tc.init)) as folder:
             model = VattForClassification.from_pretrained(
                 os.path.join(folder, "model"), **others, **_head_fields(tc)
             )
+        logger.info("towers from %s, a new %d-class head", tc.init, len(tc.labels))
         if geometry:
             cfg = model.config
             sizes = {k: geometry.get(k, getattr(cfg, k)) for k in GEOMETRY}

@@ -77,7 +77,8 @@ def write_checkpoint(folder: Path, model: VattModel, tokenizer: PreTrainedTokeni
     """A checkpoint folder as a run writes it (no Ray): what the downstream commands read."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    save_checkpoint(str(folder), model, tokenizer, optimizer, scheduler, TrainState(step=1), {})
+    run = {"config": "tiny", "overrides": dict(TEST_MODEL), "augment": "light"}
+    save_checkpoint(str(folder), model, tokenizer, optimizer, scheduler, TrainState(step=1), run)
     return folder
 
 
