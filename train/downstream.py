@@ -19,7 +19,7 @@ from train import cluster, logs, storage
 from train.checkpoint import find_checkpoint, read_run_config
 from train.downstream_inputs import INPUT_ERRORS, LabelSet, labelled_dataset, load_model, prepare
 from train.features import extract
-from train.finetune import check_finetune_inputs, run, test
+from train.finetune import check_finetune_inputs, run, score_checkpoint
 from train.finetune_config import FinetuneConfig
 from train.linear_probe import run_probe
 from train.ray_fit import last_checkpoint
@@ -94,7 +94,7 @@ def fine_tunes(args: argparse.Namespace, labels: LabelSet) -> dict[str, dict]:
             checkpoint = last_checkpoint(fc, run(fc, overwrite=True))
             if checkpoint is None:
                 raise ValueError(f"the fine-tuning in {fc.output} reported no checkpoint")
-            results[name] = test(fc, checkpoint)
+            results[name] = score_checkpoint(fc, checkpoint)
         return results
     finally:
         if started:

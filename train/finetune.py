@@ -152,7 +152,7 @@ def run(
     return fit(finetune_loop_per_worker, loop_config, fc)
 
 
-def test(fc: FinetuneConfig, checkpoint: str) -> dict:
+def score_checkpoint(fc: FinetuneConfig, checkpoint: str) -> dict:
     """Multi-clip x multi-crop top-1/top-5 (or mAP) of `checkpoint` on val; also written to
     OUTPUT/eval.json."""
     model, tokenizer, step = load_classifier(checkpoint)
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = last_checkpoint(fc, result)
         if checkpoint is None:
             raise ValueError(f"the run in {fc.output} reported no checkpoint")
-        scores = test(fc, checkpoint)
+        scores = score_checkpoint(fc, checkpoint)
     except (
         RunExistsError,
         StorageAccessError,

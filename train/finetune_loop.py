@@ -43,7 +43,8 @@ def build_classifier(tc: FinetuneConfig, checkpoint_dir: str | None) -> VattForC
     """Restored from this run's checkpoint, else the pretrained `init` with a new head (its
     positional tables interpolated to a new input geometry), else random weights."""
     if checkpoint_dir is not None:
-        return VattForClassification.from_pretrained(os.path.join(checkpoint_dir, "model"))
+        model = VattForClassification.from_pretrained(os.path.join(checkpoint_dir, "model"))
+        return _train_only_the_tower(model, tc.modality)
     torch.manual_seed(tc.seed)  # the head's init (and everything from scratch): same on all ranks
     geometry = {k: v for k, v in tc.overrides.items() if k in GEOMETRY}
     others = {k: v for k, v in tc.overrides.items() if k not in GEOMETRY}
@@ -61,8 +62,14 @@ def build_classifier(tc: FinetuneConfig, checkpoint_dir: str | None) -> VattForC
             sizes = {k: geometry.get(k, getattr(cfg, k)) for k in GEOMETRY}
             resize_positions(model.vatt, **sizes)
     set_droptoken(model.vatt, 0.0, 0.0)
-    trained = [model.vatt.transformer(tc.modality), model.classifier]
-    trained.append(model.vatt.video_embed if tc.modality == "video" else model.vatt.audio_embed)
+    return _train_only_the_tower(model, tc.modality)
+
+
+def _train_only_the_tower(model: VattForClassification, modality: str) -> VattForClassification:
+    """Freeze everything but the classified tower and the head (the optimizer takes the
+    parameters that train, in the same order on a fresh start and on a resume)."""
+    trained = [model.vatt.transformer(modality), model.classifier]
+    trained.append(model.vatt.video_embed if modality == "video" else model.vatt.audio_embed)
     for p in model.parameters():
         p.requires_grad_(False)
     for module in trained:
