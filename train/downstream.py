@@ -15,9 +15,9 @@ import json
 import logging
 import sys
 
-from train import cluster, logs, storage
+from train import cluster, storage
 from train.checkpoint import find_checkpoint, read_run_config
-from train.downstream_inputs import INPUT_ERRORS, LabelSet, labelled_dataset, load_model, prepare
+from train.downstream_inputs import INPUT_ERRORS, LabelSet, labelled_dataset, load_model, parse_cli
 from train.features import extract
 from train.finetune import check_finetune_inputs, run, score_checkpoint
 from train.finetune_config import FinetuneConfig
@@ -164,9 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logs.configure()
-    args = build_parser().parse_args(argv)
-    prepare()
+    args = parse_cli(build_parser(), argv)
     try:
         labels = labelled_dataset(args.data)
         result = {init: frozen_results(args, labels, init == "random_init") for init in INITS}

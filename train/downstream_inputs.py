@@ -14,6 +14,7 @@ import torch
 import transformers
 
 from model import VattModel
+from train import logs
 from train.checkpoint import CheckpointNotFoundError, load_for_inference
 from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
 
@@ -88,3 +89,11 @@ def prepare() -> None:
     """Process setup of a downstream CLI: object-store schemes, quiet Hugging Face bars."""
     register_fsspec_schemes()
     transformers.utils.logging.disable_progress_bar()
+
+
+def parse_cli(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """A downstream CLI's start: logging, its arguments, `prepare()`."""
+    logs.configure()
+    args = parser.parse_args(argv)
+    prepare()
+    return args

@@ -23,11 +23,11 @@ import fsspec
 import ray.train
 
 from model import CONFIG_NAMES, VattConfig, load_tokenizer
-from train import cluster, logs, storage
+from train import cluster, storage
 from train.augment import AUGMENT_PRESETS
 from train.checkpoint import CheckpointNotFoundError, find_checkpoint, local_copy
 from train.classify import evaluate_classifier, load_classifier
-from train.downstream_inputs import labelled_dataset, prepare
+from train.downstream_inputs import labelled_dataset, parse_cli
 from train.finetune_config import FinetuneConfig
 from train.finetune_loop import finetune_loop_per_worker
 from train.pretrain import StorageAccessError, check_inputs, parse_overrides, prepare_tokenizer
@@ -164,9 +164,7 @@ def score_checkpoint(fc: FinetuneConfig, checkpoint: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logs.configure()
-    args = build_parser().parse_args(argv)
-    prepare()
+    args = parse_cli(build_parser(), argv)
     started = False
     try:
         fc = config_from_args(args)

@@ -12,6 +12,7 @@ every token).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from train.config import TrainConfig
@@ -47,10 +48,4 @@ class FinetuneConfig(TrainConfig):
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
     def schedule(self) -> ScheduleConfig:
-        return ScheduleConfig(
-            peak_lr=self.lr,
-            end_lr=self.end_lr,
-            warmup_steps=self.warmup_steps,
-            total_steps=self.max_steps,
-            half_cosine=True,
-        )
+        return dataclasses.replace(super().schedule(), half_cosine=True)  # the reference's decay

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train import logs
 from train.downstream_inputs import (
     INPUT_ERRORS,
     LabelSet,
     add_model_args,
     labelled_dataset,
     load_model,
-    prepare,
+    parse_cli,
 )
 from train.features import ClipFeatures, extract
 from train.scores import map_chance, mean_average_precision, multi_hot, topk_chance, topk_scores
@@ -271,9 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logs.configure()
-    args = build_parser().parse_args(argv)
-    prepare()
+    args = parse_cli(build_parser(), argv)
     try:
         if args.crops < 1 or (args.shots is not None and args.shots < 1) or args.draws < 1:
             raise ValueError("--crops, --shots and --draws must be at least 1")

@@ -22,14 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from model import VattModel, encode_texts
-from train import logs
 from train.downstream_inputs import (
     INPUT_ERRORS,
     LabelSet,
     add_model_args,
     labelled_dataset,
     load_model,
-    prepare,
+    parse_cli,
 )
 from train.features import ClipFeatures, extract
 from train.scores import map_chance, mean_average_precision, multi_hot, topk_chance, topk_scores
@@ -133,9 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logs.configure()
-    args = build_parser().parse_args(argv)
-    prepare()
+    args = parse_cli(build_parser(), argv)
     try:
         labels = labelled_dataset(args.data, (args.split,))
         model, tokenizer, _ = load_model(args.checkpoint, args.random_init, args.seed)
