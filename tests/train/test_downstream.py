@@ -23,7 +23,7 @@ import torch
 from model import VattForClassification, VattModel, get_config, resize_positions
 from tests.train.conftest import TEST_MODEL
 from tests.train.shardgen import LABELLED, is_audio_only, label_names, video_labels
-from train import evaluate, linear_probe, zero_shot
+from train import evaluate, finetune, linear_probe, zero_shot
 from train.augment import spatial_crop
 from train.features import extract
 from train.linear_probe import few_shot_rows
@@ -209,6 +209,18 @@ def test_downstream_commands_fail_in_one_line(
     assert "has 1 class (['red']); need at least 2" in _one_error_line(capsys)
     assert zero_shot.main([*ckpt, "--data", str(labelled_root), "--template", "a video"]) == 2
     assert "has no {} for the class name" in _one_error_line(capsys)
+
+    # train.finetune checks the same before Ray starts.
+    import ray
+
+    out = ["--output", str(tmp_path / "ft")]
+    assert finetune.main([*ckpt, "--data", str(synthetic_root), *out]) == 2
+    assert f"{synthetic_root} has no labels" in _one_error_line(capsys)
+    assert finetune.main(["--checkpoint", str(tmp_path), "--data", str(labelled_root), *out]) == 2
+    assert "no complete checkpoint" in _one_error_line(capsys)
+    assert finetune.main([*ckpt, "--data", str(one_class), *out]) == 2
+    assert "need at least 2" in _one_error_line(capsys)
+    assert not ray.is_initialized()
 
 
 def test_evaluate_ranks_videos_on_a_benchmarks_terms_and_draws_a_tsne(
