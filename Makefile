@@ -20,7 +20,12 @@ PRETRAIN_ARGS ?= --config tiny --max-steps 900 --batch-size 16 --num-workers 1 \
 	--cpus-per-worker 2 --loader-workers 1 --log-every 50 --checkpoint-every 300 \
 	--lr 5e-4 --augment light --set dropout=0.0 --set attention_dropout=0.0
 
-.PHONY: setup test lint format bench shards corpus labelled-corpus labelled-shards pretrain evaluate demo clean
+# `make downstream`: the `make demo` run (RUN) against random init on the labelled demo corpus
+# (`make labelled-shards` builds LABELLED): zero-shot, linear probe, few-shot probe, fine-tune.
+LABELLED ?= $(DEMO_DIR)/labelled
+DOWNSTREAM_ARGS ?= --output runs/downstream --finetune-steps 60 --shots 2
+
+.PHONY: setup test lint format bench shards corpus labelled-corpus labelled-shards pretrain evaluate demo downstream clean
 
 setup: $(STAMP)
 
@@ -74,6 +79,11 @@ demo: setup
 	$(MAKE) --no-print-directory pretrain
 	$(MAKE) --no-print-directory evaluate
 	@echo "loss curves: $(RUN)/tensorboard/loss_curves.png  (TensorBoard: .venv/bin/tensorboard --logdir $(RUN)/tensorboard)"
+
+downstream: setup
+	@if [ ! -f $(LABELLED)/dataset.json ]; then $(MAKE) --no-print-directory labelled-shards; fi
+	@if [ ! -d $(RUN) ]; then echo "no pretrained run at $(RUN): run 'make demo' first" >&2; exit 2; fi
+	$(PY) -m train.downstream --checkpoint $(RUN) --data $(LABELLED) $(DOWNSTREAM_ARGS)
 
 clean:
 	rm -rf data runs

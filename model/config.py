@@ -104,6 +104,13 @@ class VattConfig(PreTrainedConfig):
     temperature: float = 0.07
     mil_nce_weight: float = 1.0
 
+    # Classification (VattForClassification, fine-tuning): the tower whose [AGG] output the
+    # linear head reads, dropout before it, multi-label (sigmoid) or not (softmax). The class
+    # count and names are Hugging Face's own `num_labels` / `id2label`.
+    classifier_modality: str = "video"
+    classifier_dropout: float = 0.0
+    multi_label: bool = False
+
     def __post_init__(self, **kwargs: Any) -> None:
         super().__post_init__(**kwargs)
         self.validate_geometry()
@@ -159,10 +166,15 @@ class VattConfig(PreTrainedConfig):
             tower_size(getattr(self, field))
         if self.shared_backbone is not None:
             tower_size(self.shared_backbone)
-        for field in ("video_drop_rate", "audio_drop_rate", "dropout", "attention_dropout"):
+        rates = ("video_drop_rate", "audio_drop_rate", "dropout", "attention_dropout")
+        for field in (*rates, "classifier_dropout"):
             rate = getattr(self, field)
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"{field}={rate} must be in [0, 1)")
+        if self.classifier_modality not in ("video", "audio"):
+            raise ValueError(
+                f"classifier_modality={self.classifier_modality!r} must be video or audio"
+            )
         if not 2 < self.vocab_size <= 2**16:
             raise ValueError(f"vocab_size={self.vocab_size} must be in (2, 65536]")
 

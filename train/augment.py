@@ -108,6 +108,19 @@ def center_crop(width: int, height: int, fraction: float) -> CropBox:
     return CropBox((width - side) // 2, (height - side) // 2, side, side)
 
 
+def spatial_crop(width: int, height: int, index: int, count: int) -> CropBox:
+    """Crop `index` of `count` squares of the full short side spread evenly along the long side
+    (left/top to right/bottom): the usual 3-crop test-time evaluation when count is 3."""
+    if not 0 <= index < count:
+        raise ValueError(f"crop index {index} out of range for {count} crops")
+    side = min(width, height)
+    spare = max(width, height) - side
+    offset = spare // 2 if count == 1 else round(index * spare / (count - 1))
+    if width >= height:
+        return CropBox(offset, 0, side, side)
+    return CropBox(0, offset, side, side)
+
+
 def _hue_rotation(turns: float) -> np.ndarray:
     # Rotation by `turns` of a full turn about the grey axis (1, 1, 1)/sqrt(3) (Rodrigues).
     theta = 2.0 * math.pi * turns

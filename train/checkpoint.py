@@ -69,6 +69,12 @@ def read_state(directory: str) -> TrainState:
         return TrainState(**json.load(f)["state"])
 
 
+def read_run_config(checkpoint_uri: str) -> dict[str, Any]:
+    """The run settings (a TrainConfig dict) a checkpoint was written with; {} when none."""
+    raw = json.loads(storage.read_bytes(storage.join(checkpoint_uri, STATE_FILE)))
+    return dict(raw.get("config") or {})
+
+
 def restore_training(
     directory: str,
     optimizer: torch.optim.Optimizer,

@@ -45,7 +45,15 @@ from train.stream import (
 
 logger = logging.getLogger(__name__)
 
-TENSOR_FIELDS = ("video", "video_affine", "audio", "audio_mask", "text_ids", "text_mask")
+TENSOR_FIELDS = (
+    "video",
+    "video_affine",
+    "video_mask",
+    "audio",
+    "audio_mask",
+    "text_ids",
+    "text_mask",
+)
 DEFAULT_EPOCH_BATCHES = 1000  # per rank, when the dataset root does not say how many samples
 
 
@@ -92,6 +100,7 @@ def collate(samples: list[dict[str, Any]], health: DataHealth) -> dict[str, Any]
     batch["key"] = [s["key"] for s in samples]
     batch["video_id"] = [s["video_id"] for s in samples]
     batch["caption"] = [s["caption"] for s in samples]
+    batch["labels"] = [s["labels"] for s in samples]  # class indices per clip ([] unlabelled)
     batch.update(health.take())
     return batch
 

@@ -9,6 +9,13 @@ random order (in expectation), so a collapsed model, whose embeddings are all eq
 chance and not 100%. Another clip with the identical caption text is the same answer as the
 clip's own (by the text, not by the embedding). R@k is the share of queries (in %) with
 rank <= k, MedR the median rank (a tie's mean rank); chance R@k is reported beside them.
+
+`--protocol video` scores a benchmark's test set of captioned videos (YouCook2 / MSR-VTT style:
+one caption per test video or segment) on its own terms: the clips of a video are averaged
+into one video embedding (each L2-normalised first), the video's caption is its clips'
+distinct caption texts in reading order (the one caption of a segment), and every direction
+ranks videos, not clips. `--tsne out.png` draws a 2-D t-SNE of the clips' video-text
+embeddings coloured by label (labelled datasets) or by video.
 """
 
 from __future__ import annotations
@@ -51,7 +58,10 @@ class SplitEmbeddings:
     text_vt: list[torch.Tensor] = field(default_factory=list)  # (B, vt)
     has_audio: list[torch.Tensor] = field(default_factory=list)  # (B,) bool
     has_text: list[torch.Tensor] = field(default_factory=list)  # (B,) bool
+    has_video: list[torch.Tensor] = field(default_factory=list)  # (B,) bool
     captions: list[str] = field(default_factory=list)  # one per clip, reading order
+    video_ids: list[str] = field(default_factory=list)  # one per clip, reading order
+    labels: list[list[int]] = field(default_factory=list)  # class indices per clip
     thumbs: list[np.ndarray] = field(default_factory=list)  # (H, W, 3) uint8, first clips only
     skipped_samples: int = 0
     skipped_shards: int = 0
@@ -75,7 +85,7 @@ def embed_split(
     shards = list_shards(data, split)
     stream = ClipStream(
         shards.urls,
-        ClipSpec.from_model_config(cfg),
+        ClipSpec.from_model_config(cfg, need_video=False),  # audio-only samples: va only
         tokenizer,
         LoaderConfig(batch_size=batch_size, num_workers=0),
         train=False,
@@ -90,6 +100,9 @@ def embed_split(
         for name in ("video_va", "video_vt", "audio_va", "text_vt"):
             getattr(out, name).append(emb[name].float().cpu())
         out.captions.extend(captions)
+        out.video_ids.extend(batch["video_id"])
+        out.labels.extend(batch["labels"])
+        out.has_video.append(batch["video_mask"])
         for clip in batch["video"][: max(0, MAX_THUMBS - len(out.thumbs))]:  # (3, T, H, W)
             out.thumbs.append(clip[:, clip.shape[1] // 2].permute(1, 2, 0).numpy())
         out.has_audio.append(batch["audio_mask"])
@@ -156,7 +169,8 @@ def same_text(captions: list[str]) -> torch.Tensor:
 
 def retrieval(emb: SplitEmbeddings) -> dict[str, object]:
     """The four directions plus `n` (clips embedded)."""
-    text, audio = emb.cat("has_text"), emb.cat("has_audio")
+    video = emb.cat("has_video")
+    text, audio = emb.cat("has_text") & video, emb.cat("has_audio") & video
     vt_v, vt_t = emb.cat("video_vt")[text], emb.cat("text_vt")[text]
     va_v, va_a = emb.cat("video_va")[audio], emb.cat("audio_va")[audio]
     same = same_text([c for c, t in zip(emb.captions, text.tolist()) if t])
@@ -167,6 +181,87 @@ def retrieval(emb: SplitEmbeddings) -> dict[str, object]:
         "video_to_audio": rank_metrics(va_v, va_a),
         "audio_to_video": rank_metrics(va_a, va_v),
     }
+
+
+def _mean_by_group(x: torch.Tensor, groups: list[list[int]]) -> torch.Tensor:
+    """(G, D): the mean of each group's L2-normalised rows."""
+    x = F.normalize(x.float(), dim=-1)
+    return torch.stack([x[g].mean(dim=0) for g in groups])
+
+
+@torch.no_grad()
+def video_retrieval(
+    emb: SplitEmbeddings, model: VattModel, tokenizer: object, device: torch.device | None = None
+) -> dict[str, object]:
+    """The four directions over videos (`--protocol video`): each video's clips averaged into
+    one embedding per modality, its caption (distinct clip texts joined) embedded once."""
+    device = device or torch.device("cpu")
+    video, text, audio = emb.cat("has_video"), emb.cat("has_text"), emb.cat("has_audio")
+    clips: dict[str, list[int]] = {}
+    for i, vid in enumerate(emb.video_ids):
+        if video[i]:
+            clips.setdefault(vid, []).append(i)
+    groups = list(clips.values())
+    captions = [" ".join(dict.fromkeys(emb.captions[i] for i in g if text[i])) for g in groups]
+    ids = encode_texts(tokenizer, captions, max_tokens=model.config.text_max_tokens)
+    text_vt = model.to(device).eval()(text_ids=ids.to(device))["text_vt"].float().cpu()
+    with_text = [i for i, c in enumerate(captions) if c]
+    with_audio = [i for i, g in enumerate(groups) if bool(audio[g].any())]
+    v_vt = _mean_by_group(emb.cat("video_vt"), groups)
+    v_va = _mean_by_group(emb.cat("video_va"), groups)
+    a_groups = [[i for i in groups[j] if audio[i]] for j in with_audio]
+    a_va = _mean_by_group(emb.cat("audio_va"), a_groups) if a_groups else v_va[:0]
+    same = same_text([captions[i] for i in with_text])
+    return {
+        "n": len(groups),
+        "protocol": "video",
+        "video_to_text": rank_metrics(v_vt[with_text], text_vt[with_text], same),
+        "text_to_video": rank_metrics(text_vt[with_text], v_vt[with_text], same),
+        "video_to_audio": rank_metrics(v_va[with_audio], a_va),
+        "audio_to_video": rank_metrics(a_va, v_va[with_audio]),
+    }
+
+
+def write_tsne_png(emb: SplitEmbeddings, path: str, label_names: tuple[str, ...] | None) -> int:
+    """A 2-D t-SNE of the clips' video-text embeddings, one colour per label (the first of a
+    multi-label clip) or, for an unlabelled split, per video; returns the points drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    video = emb.cat("has_video")
+    x = F.normalize(emb.cat("video_vt")[video], dim=-1).numpy()
+    n = x.shape[0]
+    if n < 5:
+        raise ValueError(f"t-SNE needs at least 5 clips with video, the split has {n}")
+    rows = [i for i in range(len(emb.video_ids)) if video[i]]
+    if label_names is not None and all(emb.labels[i] for i in rows):
+        groups = [label_names[emb.labels[i][0]] for i in rows]
+        what = "label"
+    else:
+        groups = [emb.video_ids[i] for i in rows]
+        what = "video"
+    points = TSNE(
+        n_components=2, perplexity=min(30.0, (n - 1) / 3.0), init="pca", random_state=0
+    ).fit_transform(x)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    names = list(dict.fromkeys(groups))
+    cmap = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
+    for k, name in enumerate(names):
+        sel = [i for i, g in enumerate(groups) if g == name]
+        ax.scatter(points[sel, 0], points[sel, 1], s=18, color=cmap(k % cmap.N), label=name)
+    if len(names) <= 20:
+        ax.legend(fontsize=7, loc="best", title=what)
+    ax.set_title(f"t-SNE of {n} clips' video-text embeddings, coloured by {what}", fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    with fsspec.open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=90)
+    plt.close(fig)
+    return n
 
 
 def top_texts(emb: SplitEmbeddings, n: int = 4, k: int = 5) -> list[dict[str, object]]:
@@ -232,8 +327,9 @@ def write_examples_png(emb: SplitEmbeddings, path: str, n: int = 4) -> list[dict
 def format_table(result: dict[str, object], emb: SplitEmbeddings) -> str:
     n_text = int(emb.cat("has_text").sum())
     n_audio = int(emb.cat("has_audio").sum())
+    unit = "videos" if result.get("protocol") == "video" else "clips"
     lines = [
-        f"zero-shot retrieval on {result['n']} clips "
+        f"zero-shot retrieval on {result['n']} {unit} "
         f"({n_text} with text, {n_audio} with audio; "
         f"unreadable: {emb.skipped_samples} clips, {emb.skipped_shards} shards)",
         f"{'direction':<16}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'MedR':>8}{'n':>6}"
@@ -265,6 +361,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--json", action="store_true", help="print one JSON object only")
     p.add_argument(
+        "--protocol",
+        default="clip",
+        choices=("clip", "video"),
+        help="rank clips (default), or videos: a benchmark's captioned test videos, clips "
+        "averaged into one embedding per video, one caption per video",
+    )
+    p.add_argument(
+        "--tsne",
+        default=None,
+        metavar="PNG",
+        help="also write a t-SNE of the video-text embeddings, coloured by label or video",
+    )
+    p.add_argument(
         "--examples-png",
         default=None,
         help="also write a PNG of a few clips with their top-5 retrieved captions here",
@@ -273,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     register_fsspec_schemes()
     transformers.utils.logging.disable_progress_bar()
     try:
-        list_shards(args.data, args.split)  # a bad root or schema: one line, before the model
+        shards = list_shards(args.data, args.split)  # a bad root or schema: one line, first
         model, tokenizer, state = load_for_inference(args.checkpoint)
     except (CheckpointNotFoundError, DatasetRootError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -289,7 +398,10 @@ def main(argv: list[str] | None = None) -> int:
             emb.skipped_shards,
             args.data,
         )
-    result = retrieval(emb)
+    if args.protocol == "video":
+        result = video_retrieval(emb, model, tokenizer, torch.device(args.device))
+    else:
+        result = retrieval(emb)
     if args.json:
         unreadable = {"clips": emb.skipped_samples, "shards": emb.skipped_shards}
         print(json.dumps({**result, "unreadable": unreadable}))
@@ -299,6 +411,14 @@ def main(argv: list[str] | None = None) -> int:
         write_examples_png(emb, args.examples_png)
         if not args.json:
             print(f"top-5 retrieved captions of a few clips: {args.examples_png}")
+    if args.tsne:
+        try:
+            points = write_tsne_png(emb, args.tsne, shards.labels)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if not args.json:
+            print(f"t-SNE of {points} clips: {args.tsne}")
     return 0
 
 

@@ -4,6 +4,9 @@ Reads top to bottom: restore or build the model, wrap it for DDP, then per step:
 finish the colour augmentation on the device, forward, NCE + MIL-NCE with negatives gathered
 from all ranks, clip, step, log; checkpoint every N steps and at the end through
 `ray.train.report` (a barrier: every rank calls it at the same steps).
+
+The loop itself (`run_worker`) is shared with fine-tuning (train/finetune_loop.py): a `Task`
+names what differs (config type, model, input spec, optimizer, the step's forward and loss).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import ray.train
@@ -70,12 +75,53 @@ def _publish_tensorboard(tc: TrainConfig, logdir: str, final: bool) -> None:
         logger.info("loss curves: %s", storage.join(target, CURVES_PNG))
 
 
+def _step(
+    forward: torch.nn.Module,
+    batch: dict[str, Any],
+    device: torch.device,
+    cfg: Any,
+    tc: TrainConfig,
+    gather: bool,
+) -> dict[str, torch.Tensor]:
+    """`train.step.train_step` of one loader batch (bf16 autocast on GPU)."""
+    return train_step(forward, to_device(batch, device), cfg, tc.use_gpu, gather)
+
+
+def _adam(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
+    return make_optimizer(model.parameters(), tc.lr, next(model.parameters()).device)
+
+
+def _pretraining_spec(cfg: Any, tc: TrainConfig) -> ClipSpec:
+    return ClipSpec.from_model_config(cfg, augment_preset(tc.augment))
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a training run is, for `run_worker`: its config dataclass, how to build (or, with
+    a checkpoint folder, restore) the model, the input spec, the optimizer, and one step
+    (forward + backward of a batch from the loader, returning the loss terms)."""
+
+    config_type: type[TrainConfig]
+    build_model: Callable[[Any, str | None], torch.nn.Module]
+    spec: Callable[[Any, Any], ClipSpec]
+    optimizer: Callable[[torch.nn.Module, Any], torch.optim.Optimizer]
+    step: Callable[..., dict[str, torch.Tensor]]
+
+
+PRETRAINING = Task(TrainConfig, _build_model, _pretraining_spec, _adam, _step)
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """Ray Train entry point. `config`: {"train": TrainConfig dict, "tokenizer": tokenizer}."""
+    """Ray Train entry point of pretraining (see `run_worker`)."""
+    run_worker(config, PRETRAINING)
+
+
+def run_worker(config: dict[str, Any], task: Task) -> None:
+    """One rank of a run. `config`: {"train": the task's config dict, "tokenizer": tokenizer}."""
     logs.configure()
     transformers.utils.logging.disable_progress_bar()  # per-save bars would swamp the log
     register_fsspec_schemes()
-    tc = TrainConfig.from_dict(config["train"])
+    tc = task.config_type.from_dict(config["train"])
     tokenizer = config["tokenizer"]
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
@@ -85,8 +131,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     # Model, optimizer, schedule: fresh, or from the last checkpoint (resume / after a failure).
     checkpoint = ray.train.get_checkpoint()
     with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as ckpt_dir:
-        model = _build_model(tc, ckpt_dir).to(device).train()  # from_pretrained leaves eval()
-        optimizer = make_optimizer(model.parameters(), tc.lr, device)
+        model = task.build_model(tc, ckpt_dir).to(device).train()  # from_pretrained: eval()
+        optimizer = task.optimizer(model, tc)
         scheduler = make_scheduler(optimizer, tc.schedule())
         state = restore_training(ckpt_dir, optimizer, scheduler) if ckpt_dir else TrainState()
     if ckpt_dir:
@@ -99,7 +145,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     shards = list_shards(tc.data, "train")
     stream = ClipStream(
         shards.urls,
-        ClipSpec.from_model_config(cfg, augment_preset(tc.augment)),
+        task.spec(cfg, tc),
         tokenizer,
         tc.loader(),
         shard_samples=shards.samples,
@@ -116,7 +162,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         mark = time.perf_counter()
         for batch in loader:  # one epoch: the same number of batches on every rank
             wait = time.perf_counter() - mark
-            losses = train_step(forward, to_device(batch, device), cfg, tc.use_gpu, gather)
+            losses = task.step(forward, batch, device, cfg, tc, gather)
             grad_norm = torch.nn.utils.clip_grad_norm_(ddp_model.parameters(), tc.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)

@@ -15,17 +15,15 @@ import sys
 import tempfile
 from typing import Any
 
-import ray
 import ray.train
-from ray.train.torch import TorchTrainer
 from transformers import PreTrainedTokenizerFast
 
 from model import CONFIG_NAMES, VattConfig, get_config, load_tokenizer, train_word_tokenizer
 from train import cluster, logs, storage
 from train.augment import AUGMENT_PRESETS, augment_preset
-from train.checkpoint import STATE_FILE
 from train.config import TrainConfig
 from train.loop import CURVES_PNG, train_loop_per_worker
+from train.ray_fit import RunExistsError, fit, last_checkpoint, prepare_run_folder
 from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
 from train.text import caption_corpus
 
@@ -34,10 +32,6 @@ logger = logging.getLogger("train.pretrain")
 
 class StorageAccessError(Exception):
     """The dataset cannot be read or the run folder cannot be written (credentials, bucket)."""
-
-
-class RunExistsError(Exception):
-    """The output folder already holds a run and neither --resume nor --overwrite was given."""
 
 
 def _value(text: str) -> Any:
@@ -184,10 +178,6 @@ def prepare_tokenizer(tc: TrainConfig, vocab_size: int) -> PreTrainedTokenizerFa
     return tokenizer
 
 
-def existing_checkpoints(output: str) -> list[str]:
-    return storage.glob(storage.join(output, "checkpoint_*", STATE_FILE))
-
-
 def _one_line(error: Exception) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"
@@ -223,35 +213,10 @@ def run(
     check_inputs(tc) returned, when the caller already ran it."""
     if model_cfg is None:
         model_cfg = check_inputs(tc)
-    if overwrite:
-        storage.remove(tc.output)
-    elif existing_checkpoints(tc.output) and not resume:
-        raise RunExistsError(
-            f"{tc.output} already holds a run; pass --resume to continue it, --overwrite to "
-            "start over, or another --output"
-        )
-    elif resume and not existing_checkpoints(tc.output):
-        logger.warning("--resume: no checkpoint in %s yet, starting from scratch", tc.output)
+    prepare_run_folder(tc.output, resume, overwrite)
     tokenizer = prepare_tokenizer(tc, model_cfg.vocab_size)
     cluster.connect(tc.num_workers * tc.cpus_per_worker)
-    where = storage.ray_storage(tc.output)
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config={"train": tc.to_dict(), "tokenizer": tokenizer},
-        scaling_config=ray.train.ScalingConfig(
-            num_workers=tc.num_workers,
-            use_gpu=tc.use_gpu,
-            resources_per_worker={"CPU": tc.cpus_per_worker},
-        ),
-        run_config=ray.train.RunConfig(
-            name=where.name,
-            storage_path=where.storage_path,
-            storage_filesystem=where.storage_filesystem,
-            failure_config=ray.train.FailureConfig(max_failures=tc.max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=tc.keep_checkpoints),
-        ),
-    )
-    return trainer.fit()
+    return fit(train_loop_per_worker, {"train": tc.to_dict(), "tokenizer": tokenizer}, tc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,14 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if started:
             cluster.shutdown_local()
-    # Ray's path is relative to its pyarrow filesystem (no scheme): name it by the run's URI.
-    checkpoint = (
-        storage.join(tc.output, result.checkpoint.path.rstrip("/").rsplit("/", 1)[-1])
-        if result.checkpoint
-        else None
-    )
     print(f"done: {result.metrics}")
-    print(f"last checkpoint: {checkpoint}")
+    print(f"last checkpoint: {last_checkpoint(tc, result)}")
     print(f"loss curves: {storage.join(tc.output, 'tensorboard', CURVES_PNG)}")
     return 0
 

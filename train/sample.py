@@ -16,6 +16,7 @@ from train.augment import (
     color_jitter_affine,
     identity_affine,
     random_resized_crop,
+    spatial_crop,
 )
 from train.stream import RawSample, read_json_member
 from train.text import clip_caption, neighbor_texts, tokenize_bag
@@ -37,9 +38,18 @@ class ClipSpec:
     text_max_tokens: int
     num_neighbors: int
     augment: AugmentConfig = AugmentConfig()
+    # False: a sample without an mp4 (an audio-only sample of vatt-clips/2) gets black video and
+    # video_mask False instead of being skipped as incomplete (pretraining needs the video).
+    need_video: bool = True
+    # Evaluation crop: `crops` == 1 is the centre crop; else crop `crop_index` of `crops`
+    # full-short-side squares along the long side (multi-crop test-time evaluation).
+    crops: int = 1
+    crop_index: int = 0
 
     @classmethod
-    def from_model_config(cls, cfg: Any, augment: AugmentConfig | None = None) -> ClipSpec:
+    def from_model_config(
+        cls, cfg: Any, augment: AugmentConfig | None = None, **changes: Any
+    ) -> ClipSpec:
         return cls(
             video_frames=int(cfg.video_frames),
             video_size=int(cfg.video_size),
@@ -48,12 +58,51 @@ class ClipSpec:
             text_max_tokens=int(cfg.text_max_tokens),
             num_neighbors=int(cfg.num_neighbors),
             augment=augment or AugmentConfig(),
+            **changes,
         )
 
 
 def _clip_mean(video: np.ndarray) -> np.ndarray:
     # (3, T, H, W) -> mean RGB in [0, 1], from 1/64 of the pixels: plenty for a mean.
     return video[:, :, ::8, ::8].reshape(3, -1).mean(axis=1) / 255.0
+
+
+def label_indices(raw: RawSample, meta: dict[str, Any]) -> list[int]:
+    """The clip's class indices (into dataset.json `labels`): the `cls` member of a
+    single-label dataset, else json `label_index` (an int, or a list for multi-label); [] for
+    an unlabelled clip."""
+    if "cls" in raw:
+        return [int(raw["cls"].decode("utf-8").strip())]
+    index = meta.get("label_index")
+    if index is None:
+        return []
+    return [int(i) for i in index] if isinstance(index, list) else [int(index)]
+
+
+def _decode_video(
+    raw: RawSample, spec: ClipSpec, rng: np.random.Generator, train: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(3, T, H, W) uint8 video and its (3, 4) colour map."""
+    aug = spec.augment
+    if train and aug.random_crop:
+
+        def crop_for(w: int, h: int) -> CropBox:
+            return random_resized_crop(w, h, rng, aug)
+
+    elif spec.crops > 1:
+
+        def crop_for(w: int, h: int) -> CropBox:
+            return spatial_crop(w, h, spec.crop_index, spec.crops)
+
+    else:
+
+        def crop_for(w: int, h: int) -> CropBox:
+            return center_crop(w, h, aug.eval_crop_fraction)
+
+    flip = train and bool(rng.random() < aug.flip_prob)
+    video = decode_clip(raw["mp4"], spec.video_frames, spec.video_size, crop_for, flip)
+    affine = color_jitter_affine(_clip_mean(video), rng, aug) if train else identity_affine()
+    return video, affine
 
 
 def decode_sample(
@@ -65,28 +114,22 @@ def decode_sample(
 ) -> dict[str, Any]:
     """Decode, augment (train) or centre-crop (eval), and tokenize one sample.
 
-    Returns numpy arrays: video (3, T, H, W) uint8, video_affine (3, 4) float32, audio (S,)
-    float32, audio_mask () bool, text_ids (K, L) int64, text_mask (K,) bool; and key, video_id,
-    caption (the clip's own text, for retrieval).
+    Returns numpy arrays: video (3, T, H, W) uint8, video_affine (3, 4) float32, video_mask ()
+    bool, audio (S,) float32, audio_mask () bool, text_ids (K, L) int64, text_mask (K,) bool;
+    and key, video_id, caption (the clip's own text, for retrieval), labels (class indices).
     """
     key = raw["__key__"]
-    if "mp4" not in raw:
+    has_video = "mp4" in raw
+    if not has_video and spec.need_video:
         raise SampleError(f"sample {key!r} has no mp4 member")
     meta = read_json_member(raw)
     aug = spec.augment
-    if train and aug.random_crop:
-
-        def crop_for(w: int, h: int) -> CropBox:
-            return random_resized_crop(w, h, rng, aug)
-
-    else:
-
-        def crop_for(w: int, h: int) -> CropBox:
-            return center_crop(w, h, aug.eval_crop_fraction)
-
-    flip = train and bool(rng.random() < aug.flip_prob)
-    video = decode_clip(raw["mp4"], spec.video_frames, spec.video_size, crop_for, flip)
-    affine = color_jitter_affine(_clip_mean(video), rng, aug) if train else identity_affine()
+    if has_video:
+        video, affine = _decode_video(raw, spec, rng, train)
+    else:  # an audio-only sample: black frames the video tower never scores (video_mask)
+        size = spec.video_size
+        video = np.zeros((3, spec.video_frames, size, size), np.uint8)
+        affine = identity_affine()
 
     if "flac" in raw:
         wave = decode_waveform(raw["flac"], spec.audio_sample_rate)
@@ -107,6 +150,7 @@ def decode_sample(
     return {
         "video": video,
         "video_affine": affine,
+        "video_mask": np.bool_(has_video),
         "audio": audio.astype(np.float32, copy=False),
         "audio_mask": np.bool_(has_audio),
         "text_ids": ids,
@@ -114,4 +158,5 @@ def decode_sample(
         "key": key,
         "video_id": str(meta.get("video_id") or key.rsplit("_", 1)[0]),
         "caption": clip_caption(meta, txt),
+        "labels": label_indices(raw, meta),
     }

@@ -3,7 +3,9 @@
 VATT: Adam, lr 1e-4, 10k warmup steps, quarter-period cosine down to 5e-5 over 500k steps.
     lr(t) = peak * t / W                                   for t < W
     lr(t) = end + (peak - end) * cos(pi/2 * (t - W) / (T - W))   for W <= t <= T
-A quarter period of cos goes from 1 to 0, so the rate ends exactly at `end`.
+A quarter period of cos goes from 1 to 0, so the rate ends exactly at `end`. `half_cosine`
+is the usual cosine decay instead (end + (peak - end)(1 + cos(pi p))/2), which the reference
+code's fine-tuning uses.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class ScheduleConfig:
     end_lr: float = 5e-5
     warmup_steps: int = 10_000
     total_steps: int = 500_000
+    half_cosine: bool = False
 
     def effective_warmup(self) -> int:
         """Warmup for this run: the configured steps, at most a tenth of a short run."""
@@ -33,6 +36,8 @@ def lr_at(step: int, cfg: ScheduleConfig) -> float:
         return cfg.peak_lr * (step + 1) / warmup
     span = max(1, cfg.total_steps - warmup)
     progress = min(1.0, (step - warmup) / span)
+    if cfg.half_cosine:
+        return cfg.end_lr + (cfg.peak_lr - cfg.end_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
     return cfg.end_lr + (cfg.peak_lr - cfg.end_lr) * math.cos(0.5 * math.pi * progress)
 
 

@@ -1,8 +1,9 @@
-"""Find the shards of one split of a `vatt-clips/1` dataset root (any fsspec URI).
+"""Find the shards of one split of a `vatt-clips` dataset root (any fsspec URI).
 
-The root's `dataset.json` lists every shard with its split and sample count; a root without one
-(e.g. a bucket being filled by hand) falls back to globbing `shards/{split}-*.tar`, with sample
-counts unknown.
+The root's `dataset.json` lists every shard with its split and sample count, and for a labelled
+dataset (`vatt-clips/2`) the class names (index -> name) and whether it is multi-label; a root
+without one (e.g. a bucket being filled by hand) falls back to globbing
+`shards/{split}-*.tar`, with sample counts and labels unknown.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import webdataset as wds
 
 logger = logging.getLogger(__name__)
 
-SCHEMA = "vatt-clips/1"
+# Versions this reader understands: /2 only adds optional things (labels, audio-only samples),
+# so a /1 dataset is a /2 dataset without labels.
+SCHEMAS = ("vatt-clips/1", "vatt-clips/2")
 SPLITS = ("train", "val")
 
 
@@ -32,6 +35,8 @@ class ShardList:
     split: str
     urls: tuple[str, ...]
     samples: tuple[int, ...] | None  # None when the root has no dataset.json
+    labels: tuple[str, ...] | None = None  # class names, index -> name; None: unlabelled
+    multi_label: bool = False  # clips carry a list of label indices (AudioSet-style)
 
     @property
     def total_samples(self) -> int | None:
@@ -66,19 +71,25 @@ def list_shards(root: str, split: str) -> ShardList:
                 raise DatasetRootError(
                     f"{_join(root, 'dataset.json')}: not JSON ({error})"
                 ) from None
-        if summary.get("schema") != SCHEMA:
+        if summary.get("schema") not in SCHEMAS:
+            expected = " or ".join(repr(s) for s in SCHEMAS)
             raise DatasetRootError(
-                f"{_join(root, 'dataset.json')}: schema {summary.get('schema')!r}, expected {SCHEMA!r}"
+                f"{_join(root, 'dataset.json')}: schema {summary.get('schema')!r}, "
+                f"expected {expected}"
             )
         rows = [s for s in summary.get("shards", []) if s.get("split") == split]
         urls = tuple(_join(root, s["name"]) for s in rows)
         samples: tuple[int, ...] | None = tuple(int(s.get("samples", 0)) for s in rows)
+        names = summary.get("labels")
+        labels = tuple(str(n) for n in names) if names is not None else None
+        multi_label = bool(summary.get("multi_label", False))
     else:
         logger.warning("%s has no dataset.json; globbing shards/%s-*.tar", root, split)
         found = sorted(fs.glob(_join(path, f"shards/{split}-*.tar")))
         # Keep the root's spelling (scheme, relative path) and only append the shard names.
         urls = tuple(_join(root, "shards/" + p.rsplit("/", 1)[-1]) for p in found)
         samples = None
+        labels, multi_label = None, False
     if not urls:
         raise DatasetRootError(f"no {split!r} shards under {root}")
-    return ShardList(root=root, split=split, urls=urls, samples=samples)
+    return ShardList(root, split, urls, samples, labels, multi_label)

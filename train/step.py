@@ -14,7 +14,7 @@ import torch
 from model import vatt_loss
 from train.augment import finalize_video
 
-INPUT_KEYS = ("video", "video_affine", "audio", "audio_mask", "text_ids", "text_mask")
+INPUT_KEYS = ("video", "video_affine", "video_mask", "audio", "audio_mask", "text_ids", "text_mask")
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:

@@ -7,17 +7,19 @@ synthetic shards.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from transformers import PreTrainedTokenizerFast
 
-from model import get_config, train_word_tokenizer
-from tests.train.shardgen import FixtureSpec, write_dataset
-from train.checkpoint import registered_checkpoint
+from model import VattModel, get_config, train_word_tokenizer
+from tests.train.shardgen import LABELLED, FixtureSpec, write_dataset
+from train.checkpoint import TrainState, registered_checkpoint, save_checkpoint
 from train.sample import ClipSpec
 from train.shardlist import list_shards
 from train.text import caption_corpus
@@ -56,6 +58,46 @@ def registered_step(run: Path) -> int | None:
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset(tmp_path_factory.mktemp("shards"), SPEC)
+
+
+@pytest.fixture(scope="session")
+def labelled_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """vatt-clips/2: the colour planted as a single label (8 classes), audio-only samples."""
+    return write_dataset(tmp_path_factory.mktemp("labelled"), LABELLED)
+
+
+@pytest.fixture(scope="session")
+def multi_label_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """vatt-clips/2, multi-label: colour and motion (12 classes), no `cls` members."""
+    spec = dataclasses.replace(LABELLED, labels="multi", audio_only_every=0)
+    return write_dataset(tmp_path_factory.mktemp("multi"), spec)
+
+
+def write_checkpoint(folder: Path, model: VattModel, tokenizer: PreTrainedTokenizerFast) -> Path:
+    """A checkpoint folder as a run writes it (no Ray): what the downstream commands read."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    run = {"config": "tiny", "overrides": dict(TEST_MODEL), "augment": "light"}
+    save_checkpoint(str(folder), model, tokenizer, optimizer, scheduler, TrainState(step=1), run)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def labelled_tokenizer(labelled_root: Path) -> PreTrainedTokenizerFast:
+    urls = list_shards(str(labelled_root), "train").urls
+    return train_word_tokenizer(list(caption_corpus(urls)), vocab_size=8192)
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(
+    tmp_path_factory: pytest.TempPathFactory, labelled_tokenizer: PreTrainedTokenizerFast
+) -> Path:
+    """An untrained tiny model at the test geometry, saved as a run's checkpoint."""
+    torch.manual_seed(0)
+    model = VattModel(get_config("tiny", **TEST_MODEL)).eval()
+    return write_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "checkpoint_00000001", model, labelled_tokenizer
+    )
 
 
 @pytest.fixture(scope="session")

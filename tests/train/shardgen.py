@@ -1,8 +1,11 @@
-"""Write small `vatt-clips/1` datasets for tests: real H.264 mp4, real FLAC, real tars.
+"""Write small `vatt-clips` datasets for tests: real H.264 mp4, real FLAC, real tars.
 
 Each synthetic video has its own look (colour, shape, motion), sound (a tone) and words
 ("red circle moving left"), so a model can learn to match the three and retrieval has an
-answer. Geometry defaults are small so a dataset is written in a second or two; any reader of
+answer. A labelled spec writes `vatt-clips/2` (docs/shard-format.md): the planted class is the
+video's colour (single-label: a `cls` member and json `label`/`label_index`) or its colour and
+motion (multi-label: json lists only), its tone is the class's, and every `audio_only_every`-th
+video is written as audio-only samples (no mp4, json `has_video` false). Geometry defaults are small so a dataset is written in a second or two; any reader of
 the format (docs/shard-format.md) must accept them, since fps, frames, short side, sample rate
 and samples are options of the format.
 """
@@ -48,6 +51,8 @@ class FixtureSpec:
     val_videos: int = 3  # the last ones go to val
     samples_per_shard: int = 12
     no_audio_every: int = 5  # every 5th video has no audio track
+    labels: str = ""  # "" (unlabelled, vatt-clips/1), "single" (colour) or "multi" (+ motion)
+    audio_only_every: int = 0  # labelled specs: every n-th video has no mp4 (0: none)
 
     @property
     def width(self) -> int:
@@ -67,6 +72,32 @@ def video_words(v: int) -> tuple[str, str, str]:
     shape = SHAPES[(v // len(COLOURS)) % len(SHAPES)]
     motion = MOTIONS[(v // 2) % len(MOTIONS)]
     return colour, shape, motion
+
+
+LABELLED = FixtureSpec(
+    videos=24,
+    clips_per_video=2,
+    val_videos=8,
+    labels="single",
+    audio_only_every=7,
+    samples_per_shard=8,
+)  # 8 colours: 2 train + 1 val each
+
+
+def video_labels(spec: FixtureSpec, v: int) -> list[str]:
+    """The planted class names of video v: its colour (and its motion when multi-label)."""
+    colour, _, motion = video_words(v)
+    return [colour, motion] if spec.labels == "multi" else [colour]
+
+
+def label_names(spec: FixtureSpec) -> list[str]:
+    """dataset.json `labels`: the sorted set of all names, as the pipeline writes it."""
+    return sorted({name for v in range(spec.videos) for name in video_labels(spec, v)})
+
+
+def is_audio_only(spec: FixtureSpec, v: int) -> bool:
+    n = spec.audio_only_every
+    return bool(spec.labels) and n > 0 and v % n == n - 1
 
 
 def encode_mp4(frames: np.ndarray, fps: int) -> bytes:
@@ -129,7 +160,9 @@ def render_clip(spec: FixtureSpec, v: int, clip: int) -> np.ndarray:
 
 def render_audio(spec: FixtureSpec, v: int, clip: int) -> np.ndarray:
     t = (np.arange(spec.samples) + clip * spec.samples) / spec.sample_rate
-    freq = 220.0 * 2 ** (v / 6.0)
+    # Labelled: the tone of the class (its colour), so the audio tower has the label too.
+    tone = list(COLOURS).index(video_words(v)[0]) if spec.labels else v
+    freq = 220.0 * 2 ** (tone / 6.0)
     return (0.4 * np.sin(2 * math.pi * freq * t)).astype(np.float32)
 
 
@@ -168,8 +201,10 @@ def make_sample(spec: FixtureSpec, v: int, clip: int) -> dict:
     caps = captions(spec, v)
     segments = [c for c in caps if c["end"] > start and c["start"] < end]
     has_audio = (v % spec.no_audio_every) != spec.no_audio_every - 1
+    audio_only = is_audio_only(spec, v)
+    has_audio = has_audio or audio_only  # an audio-only sample always has its audio
     meta = {
-        "schema": "vatt-clips/1",
+        "schema": "vatt-clips/2" if spec.labels else "vatt-clips/1",
         "key": key,
         "video_id": video_id,
         "clip": clip,
@@ -190,12 +225,19 @@ def make_sample(spec: FixtureSpec, v: int, clip: int) -> dict:
         "probe": {},
         "meta": {},
     }
-    sample = {
-        "__key__": key,
-        "mp4": encode_mp4(render_clip(spec, v, clip), spec.fps),
-        "txt": " ".join(c["text"] for c in segments).encode("utf-8"),
-        "json": json.dumps(meta).encode("utf-8"),
-    }
+    sample = {"__key__": key, "txt": " ".join(c["text"] for c in segments).encode("utf-8")}
+    if spec.labels:
+        names, index = video_labels(spec, v), label_names(spec)
+        indices = [index.index(n) for n in names]
+        multi = spec.labels == "multi"
+        meta["label"] = names if multi else names[0]
+        meta["label_index"] = indices if multi else indices[0]
+        meta["has_video"] = not audio_only
+        if not multi:
+            sample["cls"] = str(indices[0]).encode("utf-8")
+    sample["json"] = json.dumps(meta).encode("utf-8")
+    if not audio_only:
+        sample["mp4"] = encode_mp4(render_clip(spec, v, clip), spec.fps)
     if has_audio:
         sample["flac"] = encode_flac(render_audio(spec, v, clip), spec.sample_rate)
     return sample
@@ -243,7 +285,7 @@ def write_dataset(root: Path, spec: FixtureSpec = FixtureSpec()) -> Path:
                     }
                 )
     summary = {
-        "schema": "vatt-clips/1",
+        "schema": "vatt-clips/2" if spec.labels else "vatt-clips/1",
         "created_by": "tests/train/shardgen.py",
         "options": {
             "clip_seconds": spec.clip_seconds,
@@ -263,6 +305,9 @@ def write_dataset(root: Path, spec: FixtureSpec = FixtureSpec()) -> Path:
         },
         "shards": shards,
     }
+    if spec.labels:
+        summary["labels"] = label_names(spec)
+        summary["multi_label"] = spec.labels == "multi"
     (root / "dataset.json").write_text(json.dumps(summary, indent=1))
     pq.write_table(pa.Table.from_pylist(rows), root / "index.parquet")
     failures = pa.table(

@@ -201,12 +201,13 @@ def test_bad_configurations_are_one_line_errors_before_ray(
     assert f"no 'train' shards under {tmp_path / 'videos'}" in _one_error_line(capsys)
 
     # A dataset of another schema version: both versions named.
-    other = tmp_path / "v2"
+    other = tmp_path / "v9"
     (other / "shards").mkdir(parents=True)
-    (other / "dataset.json").write_text(json.dumps({"schema": "vatt-clips/2", "shards": []}))
+    (other / "dataset.json").write_text(json.dumps({"schema": "vatt-clips/9", "shards": []}))
     assert pretrain_main(["--data", str(other), *out]) == 2
     line = _one_error_line(capsys)
-    assert "schema 'vatt-clips/2', expected 'vatt-clips/1'" in line and str(other) in line
+    assert "schema 'vatt-clips/9', expected 'vatt-clips/1' or 'vatt-clips/2'" in line
+    assert str(other) in line
 
     # A bucket without credentials: the URI and the store's reason, no traceback.
     nocreds = {
