@@ -3,6 +3,7 @@
     input chunks (URIs) -> rows -> Reshuffle -> ProcessVideo (decode once, per-video tar)
         -> video summaries -> one list -> assign shards -> Reshuffle -> WriteShard
         -> shard summaries -> one list -> _work/shards.jsonl
+    video summaries -> CountWords (train captions' words, combiners) -> word_counts.json
 
 Only URIs and small records cross shuffles: clip bytes stay in per-video tars on OUTPUT, so
 elements stay small on any runner (Dataflow, Flink, Spark, or the local DirectRunner).
@@ -21,6 +22,7 @@ from pipeline import storage
 from pipeline.options import BuildOptions
 from pipeline.shards import ShardSpec, assign_shards, write_shard
 from pipeline.video import VideoRecord, process_video, record_uri
+from pipeline.vocabulary import CorpusWordCounts
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,11 @@ def _write_list(items: list[dict], uri: str, sort_key: str) -> None:
     storage.write_atomic(uri, "".join(json.dumps(r, sort_keys=True) + "\n" for r in items).encode())
 
 
+def count_words(videos: beam.PCollection, output: str) -> None:
+    """The branch that counts the train captions' words into OUTPUT/word_counts.json."""
+    _ = videos | "CountWords" >> CorpusWordCounts(output)
+
+
 def build_graph(p: beam.Pipeline, chunk_uris: list[str], output: str, opts: BuildOptions) -> None:
     opts_dict = opts.to_dict()
     videos = (
@@ -107,6 +114,7 @@ def build_graph(p: beam.Pipeline, chunk_uris: list[str], output: str, opts: Buil
         | "SpreadVideos" >> beam.Reshuffle()
         | "ProcessVideo" >> beam.ParDo(ProcessVideoFn(output, opts_dict))
     )
+    count_words(videos, output)
     all_videos = videos | "AllVideos" >> beam.combiners.ToList()
     _ = all_videos | "WriteVideoList" >> beam.Map(
         _write_list, storage.join(output, "_work", "videos.jsonl"), "video_id"

@@ -31,6 +31,7 @@ from pipeline.keys import clip_key, split_for
 from pipeline.options import SCHEMA, BuildOptions
 from pipeline.probe import Probe, probe
 from pipeline.tars import SampleTarWriter
+from pipeline.vocabulary import write_video_words
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +126,13 @@ def _sample(
     segs: CaptionIndex,
     text_source: str,
     opts: BuildOptions,
+    captions_used: set[Segment] | None = None,
 ) -> dict:
     w = clip
     inside = segs.overlapping(w.start, w.end)
     near = segs.nearest(w.start, w.end, opts.clip.neighbors)
+    if captions_used is not None:  # the video's text as the shards hold it, for word counts
+        captions_used.update(inside, near)
     text = " ".join(s.text for s in inside)
     meta = {
         "schema": SCHEMA,
@@ -230,6 +234,7 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
                 return rec
             total = 0
             index = CaptionIndex(segs)
+            used: set[Segment] = set()
             # straight to its final place (atomically): no local tar copied afterwards
             spill_uri = storage.join(output, spill_name(vid))
             with storage.open_atomic(spill_uri) as f, SampleTarWriter(f) as tw:
@@ -241,9 +246,13 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
                         with open(base + ".flac", "rb") as m:
                             media.flac = m.read()
                     key = clip_key(vid, media.window.clip)
-                    sample = _sample(key, media.window, media, row, p, index, text_source, opts)
+                    sample = _sample(
+                        key, media.window, media, row, p, index, text_source, opts, used
+                    )
                     total += sum(len(v) for k, v in sample.items() if k != "__key__")
                     tw.write(sample)
+            if rec.split == "train":  # the corpus vocabulary is the train split's
+                write_video_words(output, vid, (c.text for c in sorted(used, key=_order)))
             rec.clips, rec.bytes, rec.spill = len(done), total, spill_name(vid)
             rec.duration = round(sum(m.window.end - m.window.start for m in done), 3)
             rec.text_source = text_source
@@ -256,6 +265,10 @@ def process_video(row: dict, output: str, opts: BuildOptions) -> VideoRecord:
         shutil.rmtree(tmpdir, ignore_errors=True)
         rec.seconds = round(time.monotonic() - t0, 3)
     return rec
+
+
+def _order(s: Segment) -> tuple[float, float, str]:
+    return (s.start, s.end, s.text)
 
 
 def iter_spill_samples(output: str, spill: str) -> Iterator[dict]:

@@ -37,9 +37,17 @@ class ClipSpec:
     text_max_tokens: int
     num_neighbors: int
     augment: AugmentConfig = AugmentConfig()
+    temporal_jitter: bool = True  # training: a random sub-window of a longer stored clip
+
+    @property
+    def seconds(self) -> float:
+        """The time the model sees (its audio span; its frames spread over the same)."""
+        return self.audio_samples / self.audio_sample_rate
 
     @classmethod
-    def from_model_config(cls, cfg: Any, augment: AugmentConfig | None = None) -> ClipSpec:
+    def from_model_config(
+        cls, cfg: Any, augment: AugmentConfig | None = None, temporal_jitter: bool = True
+    ) -> ClipSpec:
         return cls(
             video_frames=int(cfg.video_frames),
             video_size=int(cfg.video_size),
@@ -48,7 +56,37 @@ class ClipSpec:
             text_max_tokens=int(cfg.text_max_tokens),
             num_neighbors=int(cfg.num_neighbors),
             augment=augment or AugmentConfig(),
+            temporal_jitter=temporal_jitter,
         )
+
+
+@dataclass(frozen=True)
+class SubWindow:
+    """The part of a stored clip the model sees: `frames` of its frames from `first_frame`."""
+
+    first_frame: int
+    frames: int
+    fps: float
+
+    @property
+    def offset(self) -> float:
+        """Start of the sub-window in the clip, seconds (where its audio starts too)."""
+        return self.first_frame / self.fps
+
+
+def sub_window(
+    meta: dict[str, Any], spec: ClipSpec, rng: np.random.Generator | None
+) -> SubWindow | None:
+    """A model-span-long window of a stored clip that is longer (built with a --clip-seconds
+    above the model's): at a random frame offset with `rng` (temporal jitter), else the
+    centre one. None when the clip is no longer than the span (the model sees all of it)."""
+    fps, stored = float(meta.get("fps") or 0), int(meta.get("frames") or 0)
+    span = int(round(spec.seconds * fps))
+    if fps <= 0 or span < 1 or stored <= span:
+        return None
+    extra = stored - span
+    first = int(rng.integers(0, extra + 1)) if rng is not None else extra // 2
+    return SubWindow(first, span, fps)
 
 
 def _clip_mean(video: np.ndarray) -> np.ndarray:
@@ -67,7 +105,7 @@ def decode_sample(
 
     Returns numpy arrays: video (3, T, H, W) uint8, video_affine (3, 4) float32, audio (S,)
     float32, audio_mask () bool, text_ids (K, L) int64, text_mask (K,) bool; and key, video_id,
-    caption (the clip's own text, for retrieval).
+    caption (the clip's own text, for retrieval), source (index of its dataset in a mixture).
     """
     key = raw["__key__"]
     if "mp4" not in raw:
@@ -85,13 +123,19 @@ def decode_sample(
             return center_crop(w, h, aug.eval_crop_fraction)
 
     flip = train and bool(rng.random() < aug.flip_prob)
-    video = decode_clip(raw["mp4"], spec.video_frames, spec.video_size, crop_for, flip)
+    # Video and audio of one sub-window (aligned) when the stored clip is longer than the span.
+    window = sub_window(meta, spec, rng if train and spec.temporal_jitter else None)
+    span = (window.first_frame, window.frames) if window else None
+    video = decode_clip(raw["mp4"], spec.video_frames, spec.video_size, crop_for, flip, span)
     affine = color_jitter_affine(_clip_mean(video), rng, aug) if train else identity_affine()
 
     if "flac" in raw:
         wave = decode_waveform(raw["flac"], spec.audio_sample_rate)
         extra = len(wave) - spec.audio_samples
-        offset = int(rng.integers(0, extra + 1)) if train and extra > 0 else None
+        if window is not None:
+            offset: int | None = int(round(window.offset * spec.audio_sample_rate))
+        else:  # a few samples of resampling rounding at most
+            offset = int(rng.integers(0, extra + 1)) if train and extra > 0 else None
         audio = fit_length(wave, spec.audio_samples, offset)
         if train:
             audio = add_audio_noise(audio, rng, aug.audio_noise)
@@ -114,4 +158,5 @@ def decode_sample(
         "key": key,
         "video_id": str(meta.get("video_id") or key.rsplit("_", 1)[0]),
         "caption": clip_caption(meta, txt),
+        "source": int(raw.get("__source__", 0)),  # which dataset of a mixture
     }
