@@ -4,7 +4,13 @@ common-space heads, NCE and MIL-NCE losses, configs. No Ray, no Beam, no file fo
 from model.classifier import VattForClassification, resize_positions, set_droptoken
 from model.config import CONFIG_NAMES, VattConfig, get_config
 from model.losses import mil_nce_loss, nce_loss, vatt_loss
-from model.tokenizer import encode_texts, load_tokenizer, text_vocab_size, train_word_tokenizer
+from model.tokenizer import (
+    encode_texts,
+    load_tokenizer,
+    text_vocab_size,
+    train_word_tokenizer,
+    word_tokenizer,
+)
 from model.vatt import VattModel
 
 __all__ = [
@@ -22,4 +28,5 @@ __all__ = [
     "text_vocab_size",
     "train_word_tokenizer",
     "vatt_loss",
+    "word_tokenizer",
 ]

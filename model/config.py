@@ -45,6 +45,7 @@ TOWER_SIZES: dict[str, TowerSize] = {
     "large": TowerSize(layers=24, hidden=1024, mlp=4096, heads=16),
 }
 
+LOSS_REDUCTIONS = ("sum", "mean")
 CONFIG_NAMES: tuple[str, ...] = ("tiny", "bbs", "mbs", "lbs", "ma-medium")
 
 
@@ -101,8 +102,12 @@ class VattConfig(PreTrainedConfig):
     sync_batchnorm: bool = True
 
     # Losses: L = NCE(va) + mil_nce_weight * MIL-NCE(vt), similarities / temperature.
+    # loss_reduction "sum" is the paper's L; "mean" divides it by (1 + mil_nce_weight): the
+    # reference code's average of the two terms (with Adam and no clipping the two differ only
+    # by a factor 2 of the gradient, which Adam's normalisation cancels up to its epsilon).
     temperature: float = 0.07
     mil_nce_weight: float = 1.0
+    loss_reduction: str = "sum"
 
     # Classification (VattForClassification, fine-tuning): the tower whose [AGG] output the
     # linear head reads, dropout before it, multi-label (sigmoid) or not (softmax). The class
@@ -174,6 +179,10 @@ class VattConfig(PreTrainedConfig):
         if self.classifier_modality not in ("video", "audio"):
             raise ValueError(
                 f"classifier_modality={self.classifier_modality!r} must be video or audio"
+            )
+        if self.loss_reduction not in LOSS_REDUCTIONS:
+            raise ValueError(
+                f"loss_reduction={self.loss_reduction!r} must be one of {LOSS_REDUCTIONS}"
             )
         if not 2 < self.vocab_size <= 2**16:
             raise ValueError(f"vocab_size={self.vocab_size} must be in (2, 65536]")

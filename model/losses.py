@@ -127,8 +127,11 @@ def vatt_loss(
     temperature: float = 0.07,
     mil_nce_weight: float = 1.0,
     gather: bool = False,
+    reduction: str = "sum",
 ) -> dict[str, torch.Tensor]:
-    """VATT's objective on the output of `VattModel`: NCE(va) + mil_nce_weight * MIL-NCE(vt).
+    """VATT's objective on the output of `VattModel`: NCE(va) + mil_nce_weight * MIL-NCE(vt)
+    (`reduction` "sum", the paper's), or that divided by 1 + mil_nce_weight ("mean", the
+    reference code's average of the two terms).
 
     out: "video_va", "audio_va" (NCE) and "video_vt", "text_vt" (MIL-NCE); a term whose inputs
     are absent is 0. text_mask (B, K) bool (None = all captions real); audio_mask (B,) bool.
@@ -149,4 +152,9 @@ def vatt_loss(
         if text_mask is None:
             text_mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device)
         mil_nce = mil_nce_loss(out["video_vt"], text, text_mask, temperature, gather=gather)
-    return {"nce_loss": nce, "mil_nce_loss": mil_nce, "loss": nce + mil_nce_weight * mil_nce}
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction={reduction!r} must be 'sum' or 'mean'")
+    total = nce + mil_nce_weight * mil_nce
+    if reduction == "mean":
+        total = total / (1.0 + mil_nce_weight)
+    return {"nce_loss": nce, "mil_nce_loss": mil_nce, "loss": total}

@@ -1,8 +1,10 @@
 """Word-level text tokenizer (the paper's 2^16-word vocabulary) and caption encoding.
 
-`train_word_tokenizer` learns the vocabulary from a corpus with Hugging Face `tokenizers` and
-wraps it as a `PreTrainedTokenizerFast` ([PAD] = 0, [UNK] = 1) that `save_pretrained` writes to a
-folder. `load_tokenizer` opens that folder or any local Hugging Face tokenizer folder.
+`word_tokenizer` makes a word-level Hugging Face tokenizer from a ranked word list (the
+dataset's whole-corpus word counts, `word_counts.json`), `train_word_tokenizer` from a corpus of
+texts; both split words by the shard format's one rule (`vattclips.words`) and give a
+`PreTrainedTokenizerFast` ([PAD] = 0, [UNK] = 1) that `save_pretrained` writes to a folder.
+`load_tokenizer` opens that folder or any local Hugging Face tokenizer folder.
 
 The model reserves id 0 for padding. A tokenizer whose padding id is not 0 (or that has none)
 gets every id shifted by one in `encode_texts`; `text_vocab_size` gives the matching
@@ -11,45 +13,61 @@ gets every id shifted by one in `encode_texts`; `text_vocab_size` gives the matc
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, normalizers, pre_tokenizers
+from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
-from tokenizers.trainers import WordLevelTrainer
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+from vattclips import words as word_rules
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
 MAX_VOCAB = 2**16
 
 
-def train_word_tokenizer(
-    texts: Iterable[str], vocab_size: int = 8192, min_frequency: int = 1
-) -> PreTrainedTokenizerFast:
-    """Learn a word-level vocabulary of at most `vocab_size` entries (specials included).
-
-    Words are lower-cased, accents stripped, split on whitespace and punctuation; words outside
-    the vocabulary map to [UNK].
-    """
+def word_tokenizer(words: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer of [PAD] (id 0), [UNK] (id 1) and the first `vocab_size` - 2 of
+    `words` (most frequent first), splitting text by the shard format's word rule
+    (`vattclips.words`: the one the corpus word counts were made with)."""
     if not 2 < vocab_size <= MAX_VOCAB:
         raise ValueError(f"vocab_size={vocab_size} must be in (2, {MAX_VOCAB}]")
-    tokenizer = Tokenizer(WordLevel(unk_token=UNK_TOKEN))
-    tokenizer.normalizer = normalizers.Sequence(
-        [normalizers.NFD(), normalizers.Lowercase(), normalizers.StripAccents()]
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = WordLevelTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        special_tokens=[PAD_TOKEN, UNK_TOKEN],  # ids 0 and 1, in this order
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
+    vocab = {PAD_TOKEN: 0, UNK_TOKEN: 1}
+    for word in words:
+        if len(vocab) >= vocab_size:
+            break
+        vocab.setdefault(word, len(vocab))
+    tokenizer = Tokenizer(WordLevel(vocab=vocab, unk_token=UNK_TOKEN))
+    tokenizer.normalizer = word_rules.normalizer()
+    tokenizer.pre_tokenizer = word_rules.pre_tokenizer()
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, pad_token=PAD_TOKEN, unk_token=UNK_TOKEN
     )
+
+
+def count_words(texts: Iterable[str]) -> dict[str, int]:
+    """Word frequencies of `texts` by the word rule."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(word_rules.split_words(text))
+    return dict(counts)
+
+
+def train_word_tokenizer(
+    texts: Iterable[str], vocab_size: int = 8192, min_frequency: int = 1
+) -> PreTrainedTokenizerFast:
+    """Learn a word-level vocabulary of at most `vocab_size` entries (specials included): the
+    most frequent words of `texts` seen at least `min_frequency` times.
+
+    Words are split by the word rule (`vattclips.words`: lower-cased, accents stripped, runs of
+    letters and digits joined across inner apostrophes, punctuation dropped); words outside the
+    vocabulary map to [UNK].
+    """
+    ranked = word_rules.most_frequent_first(count_words(texts))
+    return word_tokenizer((w for w, c in ranked if c >= min_frequency), vocab_size)
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:

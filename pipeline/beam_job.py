@@ -3,6 +3,7 @@
     input chunks (URIs) -> rows -> Reshuffle -> ProcessVideo (decode once, per-video tar)
         -> video summaries -> one list -> assign shards -> Reshuffle -> WriteShard
         -> shard summaries -> one list -> _work/shards.jsonl
+    video summaries -> CountWords (train captions' words, combiners) -> word_counts.json
 
 ProcessVideo gets the dataset's label list (names only, collected by the driver while it
 staged the manifest) as a constructor argument. Only URIs and small records cross shuffles: clip bytes stay in per-video tars on OUTPUT, so
@@ -23,6 +24,7 @@ from pipeline.labels import LabelSpace
 from pipeline.options import BuildOptions
 from pipeline.shards import ShardSpec, assign_shards, write_shard
 from pipeline.video import VideoRecord, process_video, record_uri
+from pipeline.vocabulary import CorpusWordCounts
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,11 @@ def _write_list(items: list[dict], uri: str, sort_key: str) -> None:
     storage.write_atomic(uri, "".join(json.dumps(r, sort_keys=True) + "\n" for r in items).encode())
 
 
+def count_words(videos: beam.PCollection, output: str) -> None:
+    """The branch that counts the train captions' words into OUTPUT/word_counts.json."""
+    _ = videos | "CountWords" >> CorpusWordCounts(output)
+
+
 def build_graph(
     p: beam.Pipeline,
     chunk_uris: list[str],
@@ -118,6 +125,7 @@ def build_graph(
         | "SpreadVideos" >> beam.Reshuffle()
         | "ProcessVideo" >> beam.ParDo(ProcessVideoFn(output, opts_dict, labels_dict))
     )
+    count_words(videos, output)
     all_videos = videos | "AllVideos" >> beam.combiners.ToList()
     _ = all_videos | "WriteVideoList" >> beam.Map(
         _write_list, storage.join(output, "_work", "videos.jsonl"), "video_id"

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vattclips.nearest import caption_rank, nearest_k
+
 if TYPE_CHECKING:
     from pipeline.captions import Segment
 
@@ -153,27 +155,24 @@ class CaptionIndex:
     def nearest(self, start: float, end: float, k: int) -> list[Segment]:
         """The k captions nearest in time to the window, sorted by start (MIL-NCE positives).
 
-        Distance is the gap between caption and window (0 when they overlap); ties are broken
-        by the distance between centres, then by start time, so the choice is deterministic.
+        Nearest by the shard format's one rule (`vattclips.nearest.caption_rank`: the gap
+        between caption and window, then the distance between centres, then start time), the
+        rule the loader applies again when a model takes fewer than the shard's K.
         """
         if k <= 0 or not self.segs:
             return []
-        mid = (start + end) / 2
-
-        def rank(s: Segment) -> tuple[float, float, float]:
-            # rounded to the microsecond: float noise (8.0 - 6.4 vs 3.2 - 1.6) must not decide
-            gap = round(max(0.0, s.start - end, start - s.end), 6)
-            return (gap, round(abs((s.start + s.end) / 2 - mid), 6), s.start)
-
         radius = max(end - start, 1.0)
         while True:
             cands = self._between(start - radius, end + radius)
-            within = [s for s in cands if rank(s)[0] <= radius]
+            within = [s for s in cands if caption_rank(start, end, s.start, s.end)[0] <= radius]
             if len(within) >= k or len(cands) == len(self.segs):
                 # every caption not in `cands` is more than `radius` away: the top k are here
-                chosen = sorted(within if len(within) >= k else cands, key=rank)[:k]
-                return sorted(chosen, key=lambda s: (s.start, s.end))
+                return nearest_k(within if len(within) >= k else cands, start, end, k, _span)
             radius *= 4
+
+
+def _span(s: Segment) -> tuple[float, float]:
+    return (s.start, s.end)
 
 
 def overlapping(segments: list[Segment], start: float, end: float) -> list[Segment]:

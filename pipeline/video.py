@@ -32,6 +32,7 @@ from pipeline.labels import LabelSpace
 from pipeline.options import SCHEMA, BuildOptions
 from pipeline.probe import Probe, probe
 from pipeline.tars import SampleTarWriter
+from pipeline.vocabulary import write_video_words
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,14 @@ def _sample(
     text_source: str,
     opts: BuildOptions,
     labels: LabelSpace | None = None,
+    captions_used: set[Segment] | None = None,
 ) -> dict:
     w = clip
     start, end = w.source_start, w.source_end
     inside = segs.overlapping(start, end)
     near = segs.nearest(start, end, opts.clip.neighbors)
+    if captions_used is not None:  # the video's text as the shards hold it, for word counts
+        captions_used.update(inside, near)
     text = " ".join(s.text for s in inside)
     label_fields, cls = labels.clip_fields(row.get("label")) if labels else ({}, None)
     meta = {
@@ -261,6 +265,7 @@ def process_video(
                 return rec
             total = 0
             index = CaptionIndex(segs)
+            used: set[Segment] = set()
             # straight to its final place (atomically): no local tar copied afterwards
             spill_uri = storage.join(output, spill_name(vid))
             with storage.open_atomic(spill_uri) as f, SampleTarWriter(f) as tw:
@@ -274,10 +279,12 @@ def process_video(
                             media.flac = m.read()
                     key = clip_key(vid, media.window.clip)
                     sample = _sample(
-                        key, media.window, media, row, p, index, text_source, opts, labels
+                        key, media.window, media, row, p, index, text_source, opts, labels, used
                     )
                     total += sum(len(v) for k, v in sample.items() if k != "__key__")
                     tw.write(sample)
+            if rec.split == "train":  # the corpus vocabulary is the train split's
+                write_video_words(output, vid, (c.text for c in sorted(used, key=_order)))
             rec.clips, rec.bytes, rec.spill = len(done), total, spill_name(vid)
             rec.duration = round(sum(m.window.end - m.window.start for m in done), 3)
             rec.text_source = text_source
@@ -290,6 +297,10 @@ def process_video(
         shutil.rmtree(tmpdir, ignore_errors=True)
         rec.seconds = round(time.monotonic() - t0, 3)
     return rec
+
+
+def _order(s: Segment) -> tuple[float, float, str]:
+    return (s.start, s.end, s.text)
 
 
 def iter_spill_samples(output: str, spill: str) -> Iterator[dict]:

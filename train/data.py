@@ -2,9 +2,10 @@
 
 Per training rank (a Ray Train worker) and DataLoader worker:
 
-    shards of the split
+    shards of the split (of each dataset, for a mixture)
       -> this rank's share (rank::world), then this loader worker's share (worker::workers)
       -> endless resampled stream, `interleave` shards open at once         (stream.py)
+      -> a mixture: each sample from dataset i with probability weight_i    (weighted_mix)
       -> shuffle buffer of raw samples (bytes, before the costly decode)
       -> decode + augment + tokenize, corrupt samples skipped and counted   (sample.py)
       -> batches of `batch_size` (never partial), each with the skip counts since the last one
@@ -41,6 +42,7 @@ from train.stream import (
     resampled_samples,
     sequential_samples,
     shuffled,
+    weighted_mix,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,40 @@ class LoaderConfig:
     shuffle_buffer: int = 512  # raw samples (~0.3 MB each at 32x256p + 48 kHz audio)
     interleave: int = 4  # shards read at once per loader worker
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class Source:
+    """One dataset of the training data: its shards, their sample counts, and its share of the
+    samples drawn (None = in proportion to its clips)."""
+
+    name: str
+    urls: tuple[str, ...]
+    samples: tuple[int, ...] | None = None  # per shard, from dataset.json; None = unknown
+    weight: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.urls:
+            raise ValueError(f"data source {self.name!r} has no shard URL")
+        if self.samples is not None and len(self.samples) != len(self.urls):
+            raise ValueError(f"{len(self.samples)} sample counts for {len(self.urls)} shard URLs")
+
+
+def mixture_weights(sources: Sequence[Source]) -> list[float]:
+    """Each source's share of the samples, summing to 1: as given, else in proportion to its
+    clips (shards when a count is unknown), which is what one concatenated dataset gives."""
+    if all(s.weight is not None for s in sources):
+        raw = [float(s.weight) for s in sources]
+    elif any(s.weight is not None for s in sources):
+        raise ValueError("give a weight to every data source or to none")
+    elif all(s.samples is not None for s in sources):
+        raw = [float(sum(s.samples)) for s in sources]
+    else:
+        raw = [float(len(s.urls)) for s in sources]
+    total = sum(raw)
+    if total <= 0 or any(w < 0 for w in raw):
+        raise ValueError(f"data weights must be >= 0 with a positive sum, got {raw}")
+    return [w / total for w in raw]
 
 
 def _share(items: Sequence[str], index: int, count: int, what: str) -> Sequence[str]:
@@ -101,6 +137,7 @@ def collate(samples: list[dict[str, Any]], health: DataHealth) -> dict[str, Any]
     batch["video_id"] = [s["video_id"] for s in samples]
     batch["caption"] = [s["caption"] for s in samples]
     batch["labels"] = [s["labels"] for s in samples]  # class indices per clip ([] unlabelled)
+    batch["source"] = [s["source"] for s in samples]  # index of the data source of each clip
     batch.update(health.take())
     return batch
 
@@ -118,23 +155,34 @@ def _batched(items: Iterator[dict[str, Any]], size: int, health: DataHealth, par
 
 class ClipStream:
     """Builds the per-worker pipeline; picklable, so DataLoader workers get their own copy
-    (and their own DataHealth)."""
+    (and their own DataHealth).
+
+    `data`: the shard URLs of one dataset (with `shard_samples`), or the `Source`s of a
+    mixture. Each decoded sample carries the index of its source.
+    """
 
     def __init__(
         self,
-        urls: Sequence[str],
+        data: Sequence[str] | Sequence[Source],
         spec: ClipSpec,
         tokenizer: PreTrainedTokenizerFast,
         cfg: LoaderConfig,
         train: bool = True,
         shard_samples: Sequence[int] | None = None,
     ) -> None:
-        if not urls:
+        if not data:
             raise ValueError("ClipStream needs at least one shard URL")
-        if shard_samples is not None and len(shard_samples) != len(urls):
-            raise ValueError(f"{len(shard_samples)} sample counts for {len(urls)} shard URLs")
-        self.urls = tuple(urls)
-        self.shard_samples = dict(zip(urls, shard_samples)) if shard_samples else None
+        if all(isinstance(d, Source) for d in data):
+            self.sources = tuple(data)
+        else:
+            samples = tuple(shard_samples) if shard_samples is not None else None
+            self.sources = (Source("data", tuple(data), samples),)
+        self.weights = mixture_weights(self.sources)
+        self.urls = tuple(u for s in self.sources for u in s.urls)
+        known = all(s.samples is not None for s in self.sources)
+        self.shard_samples = (
+            {u: n for s in self.sources for u, n in zip(s.urls, s.samples)} if known else None
+        )
         self.spec = spec
         self.tokenizer = tokenizer
         self.cfg = cfg
@@ -146,21 +194,40 @@ class ClipStream:
         # RANK / WORLD_SIZE come from Ray's torch backend (or torchrun); worker from DataLoader.
         return wds.utils.pytorch_worker_info()
 
-    def _my_urls(self) -> Sequence[str]:
+    def _my_urls(self, urls: Sequence[str] | None = None) -> Sequence[str]:
+        """This process's share of `urls` (default: every source's)."""
+        if urls is None:
+            return [u for s in self.sources for u in self._my_urls(s.urls)]
         rank, world, worker, workers = self._where()
-        return _share(_share(self.urls, rank, world, "rank"), worker, workers, "loader worker")
+        return _share(_share(urls, rank, world, "rank"), worker, workers, "loader worker")
 
     def _rng(self, stage: int) -> random.Random:
         rank, _, worker, _ = self._where()
         return random.Random(_seed(self.cfg.seed, self.epoch, rank, worker, stage))
 
     def _source(self) -> Iterator[RawSample]:
-        urls = self._my_urls()
         if not self.train:
-            return sequential_samples(urls, self.health)
-        # Opening one shard twice would read the same clips in step: at most one reader each.
-        interleave = min(self.cfg.interleave, len(urls))
-        return resampled_samples(urls, self._rng(1), self.health, interleave)
+            return self._tagged(
+                (i, sample)
+                for i, s in enumerate(self.sources)
+                for sample in sequential_samples(self._my_urls(s.urls), self.health)
+            )
+        rng = self._rng(1)
+        streams = []
+        for source in self.sources:
+            urls = self._my_urls(source.urls)
+            # Opening one shard twice would read the same clips in step: one reader each.
+            interleave = min(self.cfg.interleave, len(urls))
+            streams.append(resampled_samples(urls, rng, self.health, interleave))
+        if len(streams) == 1:
+            return self._tagged((0, sample) for sample in streams[0])
+        return weighted_mix(streams, self.weights, self._rng(4))
+
+    @staticmethod
+    def _tagged(items: Iterator[tuple[int, RawSample]]) -> Iterator[RawSample]:
+        for i, sample in items:
+            sample["__source__"] = i
+            yield sample
 
     def _shuffle(self, raw: Iterator[RawSample]) -> Iterator[RawSample]:
         if not self.train:

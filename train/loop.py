@@ -2,7 +2,7 @@
 
 Reads top to bottom: restore or build the model, wrap it for DDP, then per step: take a batch,
 finish the colour augmentation on the device, forward, NCE + MIL-NCE with negatives gathered
-from all ranks, clip, step, log; checkpoint every N steps and at the end through
+from all ranks, clip (when the recipe says so), step, log; checkpoint every N steps and at the end through
 `ray.train.report` (a barrier: every rank calls it at the same steps).
 
 The loop itself (`run_worker`) is shared with fine-tuning (train/finetune_loop.py): a `Task`
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +32,8 @@ from train import logs, storage
 from train.augment import augment_preset
 from train.checkpoint import TrainState, checkpoint_name, restore_training, save_checkpoint
 from train.config import TrainConfig
-from train.data import ClipStream, batches_per_worker, make_loader
-from train.metrics import MetricsWriter, StepMeter, plot_curves, progress_line
+from train.data import ClipStream, Source, batches_per_worker, make_loader
+from train.metrics import FROM, MetricsWriter, StepMeter, plot_curves, progress_line
 from train.sample import ClipSpec
 from train.schedule import make_scheduler
 from train.shardlist import list_shards, register_fsspec_schemes
@@ -47,6 +49,27 @@ def _build_model(tc: TrainConfig, checkpoint_dir: str | None) -> VattModel:
         return VattModel.from_pretrained(os.path.join(checkpoint_dir, "model"))
     torch.manual_seed(tc.seed)  # same init everywhere (DDP also broadcasts rank 0's weights)
     return VattModel(get_config(tc.config, **tc.overrides))
+
+
+def training_sources(tc: TrainConfig) -> list[Source]:
+    """The train split of each dataset root, named by its last path part (made unique)."""
+    sources: list[Source] = []
+    weights = tc.data_weights or [None] * len(tc.data)
+    for root, weight in zip(tc.data, weights):
+        shards = list_shards(root, "train")
+        name = root.rstrip("/").rsplit("/", 1)[-1] or "data"
+        if name in {s.name for s in sources}:
+            name = f"{name}{len(sources)}"
+        sources.append(Source(name, shards.urls, shards.samples, weight))
+    return sources
+
+
+def describe_mixture(sources: list[Source], weights: list[float]) -> str:
+    return ", ".join(
+        f"{s.name} {100 * w:.0f}% ({len(s.urls)} shards, "
+        f"{sum(s.samples) if s.samples is not None else '?'} clips)"
+        for s, w in zip(sources, weights)
+    )
 
 
 def _tensorboard_dir(tc: TrainConfig) -> str:
@@ -92,7 +115,9 @@ def _adam(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
 
 
 def _pretraining_spec(cfg: Any, tc: TrainConfig) -> ClipSpec:
-    return ClipSpec.from_model_config(cfg, augment_preset(tc.augment))
+    return ClipSpec.from_model_config(
+        cfg, augment_preset(tc.augment), temporal_jitter=tc.temporal_jitter
+    )
 
 
 @dataclass(frozen=True)
@@ -142,15 +167,18 @@ def run_worker(config: dict[str, Any], task: Task) -> None:
     ddp_model = ray.train.torch.prepare_model(model, move_to_device=False)
     forward = torch.compile(ddp_model) if tc.compile else ddp_model
 
-    shards = list_shards(tc.data, "train")
+    sources = training_sources(tc)
     stream = ClipStream(
-        shards.urls,
+        sources,
         task.spec(cfg, tc),
         tokenizer,
         tc.loader(),
-        shard_samples=shards.samples,
     )
-    per_worker = batches_per_worker(shards.total_samples, tc.batch_size, world, tc.loader_workers)
+    known = all(s.samples is not None for s in sources)
+    total = sum(sum(s.samples) for s in sources) if known else None
+    per_worker = batches_per_worker(total, tc.batch_size, world, tc.loader_workers)
+    if rank == 0:
+        logger.info("training data: %s", describe_mixture(sources, stream.weights))
     writer = MetricsWriter(_tensorboard_dir(tc)) if rank == 0 else None
     meter = StepMeter()
     gather = world > 1  # negatives from every rank's batch
@@ -163,13 +191,19 @@ def run_worker(config: dict[str, Any], task: Task) -> None:
         for batch in loader:  # one epoch: the same number of batches on every rank
             wait = time.perf_counter() - mark
             losses = task.step(forward, batch, device, cfg, tc, gather)
-            grad_norm = torch.nn.utils.clip_grad_norm_(ddp_model.parameters(), tc.grad_clip)
+            # The global L2 norm, logged; clipped to it only with --grad-clip > 0.
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                ddp_model.parameters(), tc.grad_clip or math.inf
+            )
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
             state.step += 1
             state.samples += tc.batch_size * world
             skips = {k: batch[k] for k in ("corrupt_samples", "corrupt_shards")}
+            if len(sources) > 1:  # per-source counts, summed over ranks in the logs
+                drawn = Counter(batch["source"])
+                skips.update({f"{FROM}{s.name}": drawn[i] for i, s in enumerate(sources)})
             terms = {k: v.detach() for k, v in losses.items()}
             meter.add({**terms, "grad_norm": grad_norm}, tc.batch_size, wait, skips)
 

@@ -14,6 +14,8 @@ import torch.distributed as dist
 logger = logging.getLogger(__name__)
 
 LOSS_TAGS = ("loss", "nce_loss", "mil_nce_loss")
+FROM = "samples_from_"  # + source name: clips drawn from each dataset of a mixture
+COUNTS = ("corrupt_", FROM)  # metrics summed (over steps and ranks), not averaged
 
 
 class StepMeter:
@@ -60,8 +62,8 @@ class StepMeter:
         samples, wait, elapsed = values[len(names) + 1 :]
         out: dict[str, float] = {}
         for name, value in zip(names, values):
-            # Loss terms: mean over steps and ranks; skip counters: totals.
-            out[name] = value if name.startswith("corrupt_") else value / (steps * world)
+            # Loss terms: mean over steps and ranks; skip and source counters: totals.
+            out[name] = value if name.startswith(COUNTS) else value / (steps * world)
         out["samples_per_s"] = samples / max(1e-9, elapsed / world)
         out["data_wait_share"] = wait / max(1e-9, elapsed)
         out["step_time_s"] = elapsed / world / steps
@@ -71,12 +73,17 @@ class StepMeter:
 
 def progress_line(step: int, max_steps: int, metrics: dict[str, float]) -> str:
     terms = " ".join(f"{t} {metrics[t]:.4f}" for t in LOSS_TAGS if t in metrics)
+    drawn = {k[len(FROM) :]: int(v) for k, v in metrics.items() if k.startswith(FROM)}
+    mix = ""
+    if drawn:
+        total = max(1, sum(drawn.values()))
+        mix = " | from " + ", ".join(f"{n} {c} ({100 * c / total:.0f}%)" for n, c in drawn.items())
     return (
         f"step {step}/{max_steps} | {terms} | lr {metrics.get('lr', 0):.2e} | "
         f"{metrics['samples_per_s']:.1f} samples/s | {metrics['step_time_s']:.2f} s/step | "
         f"data wait {100 * metrics['data_wait_share']:.0f}% | "
         f"skipped {int(metrics.get('corrupt_samples', 0))} samples "
-        f"{int(metrics.get('corrupt_shards', 0))} shards"
+        f"{int(metrics.get('corrupt_shards', 0))} shards{mix}"
     )
 
 

@@ -18,14 +18,14 @@ from typing import Any
 import ray.train
 from transformers import PreTrainedTokenizerFast
 
-from model import CONFIG_NAMES, VattConfig, get_config, load_tokenizer, train_word_tokenizer
+from model import CONFIG_NAMES, VattConfig, get_config, load_tokenizer
 from train import cluster, logs, storage
 from train.augment import AUGMENT_PRESETS, augment_preset
 from train.config import TrainConfig
 from train.loop import CURVES_PNG, train_loop_per_worker
 from train.ray_fit import RunExistsError, fit, last_checkpoint, prepare_run_folder
 from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
-from train.text import caption_corpus
+from train.vocabulary import build_vocabulary
 
 logger = logging.getLogger("train.pretrain")
 
@@ -52,6 +52,16 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def parse_weights(text: str) -> list[float]:
+    """--data-weights "0.8,0.2" -> [0.8, 0.2]."""
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m train.pretrain",
@@ -59,7 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
         "Attaches to the Ray cluster in RAY_ADDRESS, else starts a local Ray.",
     )
     d = TrainConfig(data="")
-    p.add_argument("--data", required=True, help="dataset root URI (folder, gs://, s3://)")
+    p.add_argument(
+        "--data",
+        required=True,
+        action="append",
+        help="dataset root URI (folder, gs://, s3://); repeat it to mix datasets",
+    )
+    p.add_argument(
+        "--data-weights",
+        type=parse_weights,
+        default=None,
+        metavar="W1,W2,...",
+        help="share of the samples drawn from each --data, e.g. 0.8,0.2 (default: in "
+        "proportion to their train clips)",
+    )
     p.add_argument("--config", default=d.config, choices=CONFIG_NAMES, help="model config")
     p.add_argument("--output", default=d.output, help="run folder URI (default %(default)s)")
     p.add_argument("--max-steps", type=int, default=d.max_steps)
@@ -90,7 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--warmup-steps", type=int, default=d.warmup_steps, help="capped at a tenth of --max-steps"
     )
-    p.add_argument("--grad-clip", type=float, default=d.grad_clip)
+    p.add_argument(
+        "--grad-clip",
+        type=float,
+        default=None,
+        help="max global L2 norm of the gradients, 0 = off (default: the config's recipe: "
+        "off for the paper configs, as the paper; 1.0 for tiny)",
+    )
+    p.add_argument(
+        "--temporal-jitter",
+        action=argparse.BooleanOptionalAction,
+        default=d.temporal_jitter,
+        help="a random sub-window of clips longer than the model's span (built with a longer "
+        "--clip-seconds); the centre one at evaluation (default: on)",
+    )
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
@@ -132,7 +168,8 @@ def per_worker_batch(args: argparse.Namespace) -> int:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
-        data=storage.normalize(args.data),  # Ray Train runs workers in the run folder
+        data=[storage.normalize(d) for d in args.data],  # Ray Train runs workers elsewhere
+        data_weights=args.data_weights,
         output=storage.normalize(args.output),
         config=args.config,
         overrides=parse_overrides(args.set),
@@ -154,27 +191,24 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         augment=args.augment,
         shuffle_buffer=args.shuffle_buffer,
         seed=args.seed,
+        temporal_jitter=args.temporal_jitter,
     )
 
 
 def prepare_tokenizer(tc: TrainConfig, vocab_size: int) -> PreTrainedTokenizerFast:
-    """The run's tokenizer: reused from `output/tokenizer` if present, else trained on the
-    train split's captions and saved there."""
+    """The run's tokenizer: reused from `output/tokenizer` if present, else the most frequent
+    words of the train split's word counts (train.vocabulary), saved there."""
     target = storage.join(tc.output, "tokenizer")
     if storage.exists(storage.join(target, "tokenizer.json")):
         with tempfile.TemporaryDirectory() as tmp:
             storage.download_dir(target, tmp)
             logger.info("reusing the run's tokenizer at %s", target)
             return load_tokenizer(tmp)
-    urls = list_shards(tc.data, "train").urls
-    texts = [t for t in caption_corpus(urls, max_samples=tc.tokenizer_samples) if t.strip()]
-    tokenizer = train_word_tokenizer(texts, vocab_size=vocab_size)
+    tokenizer, _ = build_vocabulary(tc.data, vocab_size, tc.tokenizer_samples)
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer.save_pretrained(tmp)
         storage.upload_dir(tmp, target)
-    logger.info(
-        "trained a %d-word tokenizer on %d captions -> %s", len(tokenizer), len(texts), target
-    )
+    logger.info("saved the %d-word tokenizer to %s", len(tokenizer), target)
     return tokenizer
 
 
@@ -190,12 +224,13 @@ def check_inputs(tc: TrainConfig) -> VattConfig:
     register_fsspec_schemes()
     model_cfg = get_config(tc.config, **tc.overrides)  # bad names, fields, geometry
     augment_preset(tc.augment)
-    try:
-        list_shards(tc.data, "train")  # a bad dataset root, a wrong schema version
-    except (DatasetRootError, ValueError):
-        raise
-    except Exception as error:  # noqa: BLE001 - the store's own error, named with the URI
-        raise StorageAccessError(f"cannot read {tc.data}: {_one_line(error)}") from error
+    for root in tc.data:
+        try:
+            list_shards(root, "train")  # a bad dataset root, a wrong schema version
+        except (DatasetRootError, ValueError):
+            raise
+        except Exception as error:  # noqa: BLE001 - the store's own error, named with the URI
+            raise StorageAccessError(f"cannot read {root}: {_one_line(error)}") from error
     try:
         storage.check_writable(tc.output)
     except Exception as error:  # noqa: BLE001

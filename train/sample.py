@@ -45,6 +45,12 @@ class ClipSpec:
     # full-short-side squares along the long side (multi-crop test-time evaluation).
     crops: int = 1
     crop_index: int = 0
+    temporal_jitter: bool = True  # training: a random sub-window of a longer stored clip
+
+    @property
+    def seconds(self) -> float:
+        """The time the model sees (its audio span; its frames spread over the same)."""
+        return self.audio_samples / self.audio_sample_rate
 
     @classmethod
     def from_model_config(
@@ -60,6 +66,35 @@ class ClipSpec:
             augment=augment or AugmentConfig(),
             **changes,
         )
+
+
+@dataclass(frozen=True)
+class SubWindow:
+    """The part of a stored clip the model sees: `frames` of its frames from `first_frame`."""
+
+    first_frame: int
+    frames: int
+    fps: float
+
+    @property
+    def offset(self) -> float:
+        """Start of the sub-window in the clip, seconds (where its audio starts too)."""
+        return self.first_frame / self.fps
+
+
+def sub_window(
+    meta: dict[str, Any], spec: ClipSpec, rng: np.random.Generator | None
+) -> SubWindow | None:
+    """A model-span-long window of a stored clip that is longer (built with a --clip-seconds
+    above the model's): at a random frame offset with `rng` (temporal jitter), else the
+    centre one. None when the clip is no longer than the span (the model sees all of it)."""
+    fps, stored = float(meta.get("fps") or 0), int(meta.get("frames") or 0)
+    span = int(round(spec.seconds * fps))
+    if fps <= 0 or span < 1 or stored <= span:
+        return None
+    extra = stored - span
+    first = int(rng.integers(0, extra + 1)) if rng is not None else extra // 2
+    return SubWindow(first, span, fps)
 
 
 def _clip_mean(video: np.ndarray) -> np.ndarray:
@@ -80,9 +115,14 @@ def label_indices(raw: RawSample, meta: dict[str, Any]) -> list[int]:
 
 
 def _decode_video(
-    raw: RawSample, spec: ClipSpec, rng: np.random.Generator, train: bool
+    raw: RawSample,
+    spec: ClipSpec,
+    rng: np.random.Generator,
+    train: bool,
+    span: tuple[int, int] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(3, T, H, W) uint8 video and its (3, 4) colour map."""
+    """(3, T, H, W) uint8 video and its (3, 4) colour map; `span` (first frame, frames) of a
+    longer stored clip, None for all of it."""
     aug = spec.augment
     if train and aug.random_crop:
 
@@ -100,7 +140,7 @@ def _decode_video(
             return center_crop(w, h, aug.eval_crop_fraction)
 
     flip = train and bool(rng.random() < aug.flip_prob)
-    video = decode_clip(raw["mp4"], spec.video_frames, spec.video_size, crop_for, flip)
+    video = decode_clip(raw["mp4"], spec.video_frames, spec.video_size, crop_for, flip, span)
     affine = color_jitter_affine(_clip_mean(video), rng, aug) if train else identity_affine()
     return video, affine
 
@@ -116,7 +156,8 @@ def decode_sample(
 
     Returns numpy arrays: video (3, T, H, W) uint8, video_affine (3, 4) float32, video_mask ()
     bool, audio (S,) float32, audio_mask () bool, text_ids (K, L) int64, text_mask (K,) bool;
-    and key, video_id, caption (the clip's own text, for retrieval), labels (class indices).
+    and key, video_id, caption (the clip's own text, for retrieval), labels (class indices),
+    source (index of its dataset in a mixture).
     """
     key = raw["__key__"]
     has_video = "mp4" in raw
@@ -124,8 +165,11 @@ def decode_sample(
         raise SampleError(f"sample {key!r} has no mp4 member")
     meta = read_json_member(raw)
     aug = spec.augment
+    # Video and audio of one sub-window (aligned) when the stored clip is longer than the span.
+    window = sub_window(meta, spec, rng if train and spec.temporal_jitter else None)
     if has_video:
-        video, affine = _decode_video(raw, spec, rng, train)
+        span = (window.first_frame, window.frames) if window else None
+        video, affine = _decode_video(raw, spec, rng, train, span)
     else:  # an audio-only sample: black frames the video tower never scores (video_mask)
         size = spec.video_size
         video = np.zeros((3, spec.video_frames, size, size), np.uint8)
@@ -134,7 +178,10 @@ def decode_sample(
     if "flac" in raw:
         wave = decode_waveform(raw["flac"], spec.audio_sample_rate)
         extra = len(wave) - spec.audio_samples
-        offset = int(rng.integers(0, extra + 1)) if train and extra > 0 else None
+        if window is not None:
+            offset: int | None = int(round(window.offset * spec.audio_sample_rate))
+        else:  # a few samples of resampling rounding at most
+            offset = int(rng.integers(0, extra + 1)) if train and extra > 0 else None
         audio = fit_length(wave, spec.audio_samples, offset)
         if train:
             audio = add_audio_noise(audio, rng, aug.audio_noise)
@@ -159,4 +206,5 @@ def decode_sample(
         "video_id": str(meta.get("video_id") or key.rsplit("_", 1)[0]),
         "caption": clip_caption(meta, txt),
         "labels": label_indices(raw, meta),
+        "source": int(raw.get("__source__", 0)),  # which dataset of a mixture
     }

@@ -3,12 +3,15 @@
 Stages are generators (the WebDataset style): `read_shard` turns one tar into raw samples,
 `resampled_samples` draws shards with replacement and interleaves several open shards (so the
 clips of one video, stored next to each other, are pulled apart before the shuffle buffer),
+`weighted_mix` mixes the streams of several datasets in given proportions,
 `guarded_map` applies a function and skips the samples it fails on. Every skip is counted in a
 `DataHealth`, which the loader ships to the training loop with each batch.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import random
@@ -128,6 +131,23 @@ def resampled_samples(
             active.pop(i)
             continue
         count[0] += 1
+        yield sample
+
+
+def weighted_mix(
+    streams: Sequence[Iterator[RawSample]], weights: Sequence[float], rng: random.Random
+) -> Iterator[RawSample]:
+    """An endless stream drawing each sample from stream i with probability weights[i]
+    (weights need not sum to 1), tagging it with `__source__` = i. The streams are endless."""
+    if len(streams) != len(weights) or not streams:
+        raise ValueError(f"{len(weights)} weights for {len(streams)} streams")
+    bounds = list(itertools.accumulate(weights))
+    if bounds[-1] <= 0:
+        raise ValueError(f"weights {list(weights)} have no positive sum")
+    while True:
+        i = min(bisect.bisect_right(bounds, rng.random() * bounds[-1]), len(streams) - 1)
+        sample = next(streams[i])
+        sample["__source__"] = i
         yield sample
 
 

@@ -11,15 +11,32 @@ from transformers import PreTrainedTokenizerFast
 
 from model import encode_texts
 from train.stream import DataHealth, read_json_member, read_shard
+from vattclips.nearest import nearest_k
 
 logger = logging.getLogger(__name__)
 
 
+def _span(caption: dict[str, Any]) -> tuple[float, float]:
+    return (float(caption.get("start", 0.0)), float(caption.get("end", 0.0)))
+
+
+def nearest_captions(meta: dict[str, Any], k: int) -> list[dict[str, Any]]:
+    """The k captions of the json's `neighbors` nearest in time to the clip, in time order.
+
+    The builder stored the shard's K nearest (sorted by start, not by distance); a model with a
+    smaller K takes the nearest of those by the builder's own rule (`vattclips.nearest`), which
+    are the nearest of all the video's captions. Captions without text are not candidates.
+    """
+    captions = [n for n in meta.get("neighbors") or [] if str(n.get("text", "")).strip()]
+    if "start" not in meta or "end" not in meta:  # no window to measure from: the stored order
+        return captions[: max(0, k)]
+    return nearest_k(captions, float(meta["start"]), float(meta["end"]), k, _span)
+
+
 def neighbor_texts(meta: dict[str, Any], txt: str, k: int) -> list[str]:
-    """K caption strings: the json's `neighbors` (nearest first in time order), else the clip's
-    own `txt`; padded with "" (masked out) to exactly K."""
-    texts = [str(n.get("text", "")).strip() for n in meta.get("neighbors") or []]
-    texts = [t for t in texts if t][:k]
+    """K caption strings, the MIL-NCE bag: the K nearest of the json's `neighbors`, else the
+    clip's own `txt`; padded with "" (masked out) to exactly K."""
+    texts = [str(n["text"]).strip() for n in nearest_captions(meta, k)]
     if not texts and txt.strip():
         texts = [txt.strip()]
     return texts + [""] * (k - len(texts))
@@ -39,17 +56,8 @@ def clip_caption(meta: dict[str, Any], txt: str) -> str:
     neighbour caption, else ""."""
     if txt.strip():
         return txt.strip()
-    neighbors = meta.get("neighbors") or []
-    if not neighbors:
-        return ""
-    start, end = float(meta.get("start", 0.0)), float(meta.get("end", 0.0))
-    centre = (start + end) / 2.0
-
-    def gap(n: dict[str, Any]) -> tuple[float, float]:
-        s, e = float(n.get("start", 0.0)), float(n.get("end", 0.0))
-        return (max(0.0, s - end, start - e), abs((s + e) / 2.0 - centre))
-
-    return str(min(neighbors, key=gap).get("text", "")).strip()
+    nearest = nearest_captions(meta, 1)
+    return str(nearest[0]["text"]).strip() if nearest else ""
 
 
 def caption_corpus(

@@ -80,12 +80,14 @@ def decode_clip(
     size: int,
     crop_for: Callable[[int, int], CropBox] | None = None,
     flip: bool = False,
+    span: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """The clip as (3, frames, size, size) uint8 RGB, channels first as the model takes it.
 
     `crop_for(width, height)` returns the crop in source pixels (a function, because the frame
     size is only known once the file is open); None = the whole frame. Frames are taken evenly
-    over the clip (`frame_indices`); a file with fewer frames than its header says repeats its
+    over the clip (`frame_indices`), or over `span` = (first, count) of its frames (a
+    sub-window: temporal jitter); a file with fewer frames than its header says repeats its
     last one.
     """
     try:
@@ -101,24 +103,33 @@ def decode_clip(
         crop = crop_for(width, height) if crop_for else CropBox(0, 0, width, height)
         graph = _build_graph(stream, crop, size, flip)
         if stream.frames > 0:
-            return _decode_wanted(container, stream, graph, frames, size)
+            wanted = _pick(stream.frames, frames, span)
+            return _decode_wanted(container, stream, graph, wanted, size)
         # No frame count in the header: convert every frame, then pick.
         every = [_planes_rgb(graph, frame, size) for frame in container.decode(stream)]
     if not every:
         raise VideoDecodeError("mp4 has no decodable frame")
-    return np.stack([every[i] for i in frame_indices(len(every), frames)], axis=1)
+    return np.stack([every[i] for i in _pick(len(every), frames, span)], axis=1)
+
+
+def _pick(available: int, frames: int, span: tuple[int, int] | None) -> np.ndarray:
+    """Indices of the `frames` frames to keep, over all `available` or over `span`."""
+    if span is None:
+        return frame_indices(available, frames)
+    first = min(max(0, span[0]), available - 1)
+    return first + frame_indices(max(1, min(span[1], available - first)), frames)
 
 
 def _decode_wanted(
     container: av.container.InputContainer,
     stream: av.video.stream.VideoStream,
     graph: av.filter.Graph,
-    frames: int,
+    wanted: np.ndarray,
     size: int,
 ) -> np.ndarray:
-    # Only the wanted frames are converted (all are decoded: H.264 frames depend on each
-    # other), each straight into its slot of the clip.
-    wanted = frame_indices(stream.frames, frames)
+    # Only the wanted frames are converted (all up to the last wanted are decoded: H.264
+    # frames depend on each other), each straight into its slot of the clip.
+    frames = len(wanted)
     slots: dict[int, list[int]] = {}
     for t, i in enumerate(wanted.tolist()):
         slots.setdefault(i, []).append(t)

@@ -17,6 +17,7 @@ def test_named_configs_and_paper_geometry() -> None:
     assert (bbs.video_frames, bbs.video_size, bbs.audio_samples) == (32, 224, 153_600)
     assert (bbs.audio_sample_rate, bbs.text_max_tokens, bbs.num_neighbors) == (48_000, 16, 5)
     assert (bbs.vocab_size, bbs.temperature, bbs.mil_nce_weight) == (2**16, 0.07, 1.0)
+    assert bbs.loss_reduction == "sum"  # the paper's L = NCE + MIL-NCE
     assert bbs.tower("video") == TowerSize(12, 768, 3072, 12)
     assert bbs.tower("text") == TowerSize(6, 512, 2048, 8)
     assert get_config("lbs").tower("video") == TowerSize(24, 1024, 4096, 16)
@@ -38,6 +39,8 @@ def test_unknown_names_and_fields_raise() -> None:
         get_config("tiny", video_size=100)
     with pytest.raises(ValueError, match="audio_samples=1000"):
         get_config("tiny", audio_samples=1000)
+    with pytest.raises(ValueError, match="loss_reduction='avg'"):
+        get_config("tiny", loss_reduction="avg")
     with pytest.raises(ValueError, match="video_drop_rate=1.0"):
         get_config("tiny", video_drop_rate=1.0)
     with pytest.raises(ValueError, match="vocab_size"):

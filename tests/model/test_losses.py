@@ -114,6 +114,11 @@ def test_vatt_loss_sums_terms_with_weight_and_runs_in_fp32_under_autocast() -> N
     assert terms["nce_loss"].item() == pytest.approx(nce.item())
     assert terms["mil_nce_loss"].item() == pytest.approx(mil.item())
     assert terms["loss"].item() == pytest.approx(nce.item() + 0.5 * mil.item())
+    # The reference code's average of the two terms.
+    mean = vatt_loss(out, text_mask, audio_mask, 0.1, mil_nce_weight=1.0, reduction="mean")
+    assert mean["loss"].item() == pytest.approx((nce.item() + mil.item()) / 2)
+    with pytest.raises(ValueError, match="reduction"):
+        vatt_loss(out, text_mask, audio_mask, reduction="max")
     with torch.autocast("cpu", dtype=torch.bfloat16):
         half = vatt_loss({k: v.bfloat16() for k, v in out.items()}, text_mask, audio_mask, 0.1)
     assert half["loss"].dtype == torch.float32

@@ -10,8 +10,16 @@ from tokenizers import Tokenizer, pre_tokenizers
 from tokenizers.models import WordLevel
 from transformers import PreTrainedTokenizerFast
 
-from model import VattModel, encode_texts, get_config, load_tokenizer, train_word_tokenizer
+from model import (
+    VattModel,
+    encode_texts,
+    get_config,
+    load_tokenizer,
+    train_word_tokenizer,
+    word_tokenizer,
+)
 from model.tokenizer import text_vocab_size
+from vattclips.words import split_words
 
 CORPUS = [
     "Cut the onion into small pieces.",
@@ -67,3 +75,36 @@ def test_a_tokenizer_without_pad_id_0_gets_ids_shifted(tmp_path: Path) -> None:
     ids = encode_texts(tok, ["hello world", "unknown hello"], max_tokens=3)
     assert ids.tolist() == [[2, 3, 0], [1, 2, 0]]  # every id + 1, 0 left for padding
     assert text_vocab_size(tok) == 5
+
+
+HARD_TEXTS = [
+    "It's a Café, isn't it?",
+    "don't  'quoted' rock'n'roll 3.5kg under_score -- well-known",
+    "naïve ÜBER straße İstanbul ĳ ﬁne ½ x² ٣٤ 東京タワー",
+    "it\u2019s typographic, ''double'' quotes' end",
+    "tabs\tand\nnewlines \u00a0no-break\u2003em-space",
+]
+
+
+def test_contractions_take_one_slot_and_punctuation_none() -> None:
+    tok = word_tokenizer(["it's", "a", "cafe", "isn't", "it"], vocab_size=16)
+    ids = encode_texts(tok, ["It’s a café, isn't it?"], max_tokens=8)[0].tolist()
+    vocab = tok.get_vocab()
+    assert ids == [vocab[w] for w in ("it's", "a", "cafe", "isn't", "it")] + [0, 0, 0]
+
+
+def test_the_tokenizer_splits_by_the_counting_rule_also_after_save_and_load(
+    tmp_path: Path,
+) -> None:
+    tok = train_word_tokenizer(HARD_TEXTS, vocab_size=200)
+    tok.save_pretrained(tmp_path)
+    for loaded in (tok, load_tokenizer(tmp_path)):
+        for text in HARD_TEXTS:
+            words = split_words(text)
+            assert loaded.tokenize(text) == words
+            assert 1 not in loaded(text, add_special_tokens=False)["input_ids"]  # all counted
+
+
+def test_word_tokenizer_keeps_the_ranked_words_up_to_the_vocab_size() -> None:
+    tok = word_tokenizer(["the", "onion", "cut", "the", "pan"], vocab_size=5)
+    assert tok.get_vocab() == {"[PAD]": 0, "[UNK]": 1, "the": 2, "onion": 3, "cut": 4}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from tests.pipeline.conftest import (
     write_clock_video,
     write_manifest,
 )
+from vattclips.words import WORD_COUNTS_FILE, WordCounts, split_words
 
 VTT = "WEBVTT\n\n" + "".join(
     f"00:00:{1.6 * k:06.3f} --> 00:00:{1.6 * (k + 1):06.3f}\nstep {k} words\n\n" for k in range(8)
@@ -188,6 +190,25 @@ def test_captions_and_neighbours_follow_the_clip_window(samples):
     assert meta["text_source"] == "captions:vtt"
     assert meta["meta"] == {"lang": "en"}
     assert meta["probe"]["width"] == 160 and meta["probe"]["audio_codec"] == "aac"
+
+
+def test_word_counts_are_those_of_the_train_shards_captions(built, samples):
+    # Recount from the shards: each video's distinct captions (segments and neighbours) once.
+    captions: dict[str, set[tuple]] = {}
+    for s in samples.values():
+        if s["shard"].startswith("shards/train-"):
+            meta = json.loads(s["json"])
+            seen = captions.setdefault(meta["video_id"], set())
+            seen.update((c["start"], c["end"], c["text"]) for c in meta["segments"])
+            seen.update((c["start"], c["end"], c["text"]) for c in meta["neighbors"])
+    want = Counter(w for caps in captions.values() for c in caps for w in split_words(c[2]))
+    counts = WordCounts.from_json((built["out"] / WORD_COUNTS_FILE).read_bytes())
+    assert want and dict(counts.words) == want  # the demo's vocabulary is below the cut
+    assert counts.words == sorted(want.items(), key=lambda wc: (-wc[1], wc[0]))
+    assert counts.tokens == sum(want.values()) and counts.distinct == len(want)
+    assert counts.videos == len(captions)  # every train video, with captions or not
+    assert counts.captions == sum(len(c) for c in captions.values())
+    assert counts.videos_without_counts == 0 and counts.rule == "vatt-words/1"
 
 
 def test_rotation_vfr_surround_low_rate_webm_and_no_audio(samples):

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.captions import Segment
 from pipeline.clips import CaptionIndex, ClipSpec, nearest, output_size, overlapping, plan_windows
+from vattclips.nearest import caption_rank
 
 
 def test_default_spec_matches_the_paper():
@@ -127,11 +128,9 @@ def test_caption_index_equals_a_naive_sort_on_dense_tiny_cues():
     for _ in range(100):
         start = rng.uniform(0, 620)
         end, k = start + 3.2, rng.randint(1, 8)
-        mid = (start + end) / 2
 
-        def rank(s, start=start, end=end, mid=mid):
-            gap = round(max(0.0, s.start - end, start - s.end), 6)
-            return (gap, round(abs((s.start + s.end) / 2 - mid), 6), s.start)
+        def rank(s, start=start, end=end):
+            return caption_rank(start, end, s.start, s.end)
 
         naive = sorted(sorted(segs, key=rank)[:k], key=lambda s: (s.start, s.end))
         assert index.nearest(start, end, k) == naive

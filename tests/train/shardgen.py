@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import webdataset as wds
 
+from vattclips.nearest import nearest_k
+
 COLOURS = {
     "red": (220, 40, 40),
     "green": (40, 200, 60),
@@ -183,15 +185,7 @@ def captions(spec: FixtureSpec, v: int) -> list[dict]:
 
 
 def nearest(caps: list[dict], start: float, end: float, k: int) -> list[dict]:
-    centre = (start + end) / 2
-
-    def dist(c: dict) -> tuple[float, float]:
-        return (
-            max(0.0, c["start"] - end, start - c["end"]),
-            abs((c["start"] + c["end"]) / 2 - centre),
-        )
-
-    return sorted(sorted(caps, key=dist)[:k], key=lambda c: c["start"])
+    return nearest_k(caps, start, end, k, lambda c: (c["start"], c["end"]))
 
 
 def make_sample(spec: FixtureSpec, v: int, clip: int) -> dict:

@@ -3,9 +3,11 @@ corrupt data, clip spreading."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import av
@@ -13,11 +15,15 @@ import fsspec
 import numpy as np
 import pytest
 import torch
+import webdataset as wds
 
 from tests.train.conftest import SPEC
-from tests.train.shardgen import make_sample, truncate, write_tar
+from tests.train.shardgen import FixtureSpec, make_sample, truncate, write_tar
+from train.audio import decode_waveform
 from train.augment import (
     AugmentConfig,
+    augment_preset,
+    center_crop,
     color_jitter_affine,
     finalize_video,
     identity_affine,
@@ -26,11 +32,13 @@ from train.augment import (
 from train.data import (
     ClipStream,
     LoaderConfig,
+    Source,
     batches_per_worker,
     expected_pairs_uniform,
     make_loader,
     same_video_pairs,
 )
+from train.sample import SubWindow, decode_sample, sub_window
 from train.shardlist import DatasetRootError, list_shards
 from train.stream import NoReadableDataError
 from train.text import neighbor_texts, tokenize_bag
@@ -291,3 +299,71 @@ def test_dataset_root_errors_name_the_input(tmp_path: Path, synthetic_root: Path
     (copy / "dataset.json").write_text(json.dumps({"schema": "other/9", "shards": []}))
     with pytest.raises(DatasetRootError, match="other/9"):
         list_shards(str(copy), "train")
+
+
+def test_a_clip_longer_than_the_model_gives_one_aligned_sub_window(spec, tokenizer) -> None:
+    # 1.6 s stored (16 frames at 10 fps, 16 kHz) for a model that sees 0.8 s (8 frames).
+    raw = make_sample(FixtureSpec(frames=16), 0, 1)
+    meta = json.loads(raw["json"])
+    assert sub_window(meta, spec, None) == SubWindow(4, 8, 10.0)  # evaluation: the centre
+    rng = np.random.default_rng(0)
+    assert {sub_window(meta, spec, rng).first_frame for _ in range(300)} == set(range(9))
+    assert sub_window(json.loads(make_sample(SPEC, 0, 1)["json"]), spec, rng) is None
+    full = decode_clip(raw["mp4"], 16, 32)
+    assert np.array_equal(decode_clip(raw["mp4"], 8, 32, span=(4, 8)), full[:, 4:12])
+
+    plain = dataclasses.replace(spec, augment=augment_preset("none"))
+    wave = decode_waveform(raw["flac"], spec.audio_sample_rate)
+    whole = decode_clip(raw["mp4"], 16, spec.video_size, lambda w, h: center_crop(w, h, 0.875))
+    firsts = set()
+    for train in (False,) + (True,) * 12:
+        out = decode_sample(raw, plain, tokenizer, rng, train=train)
+        # Which 8 frames did it take? Then its audio must start at the same time.
+        first = next(f for f in range(9) if np.array_equal(out["video"], whole[:, f : f + 8]))
+        start = first * spec.audio_sample_rate // 10
+        assert np.array_equal(out["audio"], wave[start : start + spec.audio_samples])
+        firsts.add(first)
+        if not train:
+            assert first == 4
+    assert len(firsts) > 3  # training jitters
+    still = dataclasses.replace(plain, temporal_jitter=False)
+    for _ in range(4):
+        out = decode_sample(raw, still, tokenizer, rng, train=True)
+        assert np.array_equal(out["video"], whole[:, 4:12])
+
+
+def _textless_copy(root: Path, into: Path) -> Path:
+    """The dataset with every caption removed (an AudioSet-like source: video and audio)."""
+    shutil.copytree(root, into)
+    for shard in (into / "shards").glob("*.tar"):
+        samples = list(wds.WebDataset(str(shard), shardshuffle=False))
+        for s in samples:
+            meta = json.loads(s["json"])
+            meta.update(segments=[], neighbors=[])
+            s["json"], s["txt"] = json.dumps(meta).encode(), b""
+        write_tar(shard, [{k: v for k, v in s.items() if k != "__url__"} for s in samples])
+    return into
+
+
+def test_a_mixture_draws_by_weight_and_textless_clips_sit_out_of_mil_nce(
+    synthetic_root: Path, tmp_path: Path, spec, tokenizer
+) -> None:
+    silent = _textless_copy(synthetic_root, tmp_path / "audioset")
+    sources = []
+    for name, root, weight in (("howto", synthetic_root, 0.8), ("audioset", silent, 0.2)):
+        shards = list_shards(str(root), "train")
+        sources.append(Source(name, shards.urls, shards.samples, weight))
+    stream = ClipStream(sources, spec, tokenizer, LoaderConfig(8, 0, shuffle_buffer=16))
+    assert stream.weights == pytest.approx([0.8, 0.2])
+    batches = list(make_loader(stream, 25))
+    drawn = Counter(i for b in batches for i in b["source"])
+    assert sum(drawn.values()) == 200 and 0.7 < drawn[0] / 200 < 0.9  # 0.8 +- 3.5 sd
+    for b in batches:
+        textless = torch.tensor([i == 1 for i in b["source"]])
+        assert not b["text_mask"][textless].any()  # no positive: no MIL-NCE term
+        assert b["text_mask"][~textless].any(dim=1).all()
+    # Without weights: in proportion to the clips (36 each here).
+    even = ClipStream(
+        [dataclasses.replace(s, weight=None) for s in sources], spec, tokenizer, LoaderConfig(8, 0)
+    )
+    assert even.weights == pytest.approx([0.5, 0.5])

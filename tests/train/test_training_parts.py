@@ -24,10 +24,11 @@ from train.checkpoint import (
     restore_training,
     save_checkpoint,
 )
+from train.config import TrainConfig
 from train.evaluate import rank_metrics
-from train.metrics import StepMeter, plot_curves, progress_line, read_scalars
+from train.metrics import FROM, StepMeter, plot_curves, progress_line, read_scalars
+from train.pretrain import build_parser, config_from_args, parse_overrides
 from train.pretrain import main as pretrain_main
-from train.pretrain import parse_overrides
 from train.schedule import ScheduleConfig, lr_at, make_scheduler
 
 
@@ -124,6 +125,38 @@ def test_step_meter_means_losses_and_sums_skips(tmp_path: Path) -> None:
     assert read_scalars(str(tmp_path))["loss/loss"] == [(1, 4.0), (2, 3.0), (3, 2.0)]
     png = plot_curves(str(tmp_path), str(tmp_path / "curves.png"))
     assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_per_source_counts_are_summed_and_shown() -> None:
+    meter = StepMeter()
+    for howto, audioset in ((13, 3), (12, 4)):
+        skips = {"corrupt_samples": 0, f"{FROM}howto": howto, f"{FROM}audioset": audioset}
+        meter.add({"loss": 1.0}, 16, 0.0, skips)
+    out = meter.flush(torch.device("cpu"))
+    assert out[f"{FROM}howto"] == 25 and out[f"{FROM}audioset"] == 7  # totals, not means
+    assert "from audioset 7 (22%), howto 25 (78%)" in progress_line(2, 10, {**out, "lr": 1e-4})
+
+
+def test_paper_configs_train_without_clipping_by_default(capsys, synthetic_root: Path) -> None:
+    assert TrainConfig(data="d", config="bbs").grad_clip == 0.0  # the paper's recipe
+    assert TrainConfig(data="d", config="ma-medium").grad_clip == 0.0
+    assert TrainConfig(data="d", config="tiny").grad_clip == 1.0  # the demo's settings
+    assert TrainConfig(data="d", config="bbs", grad_clip=2.0).grad_clip == 2.0
+    # A run config saved with one root (a string) still loads.
+    assert TrainConfig.from_dict(TrainConfig(data="d").to_dict()).data == ["d"]
+    with pytest.raises(ValueError, match="2 data weights for 1 dataset roots"):
+        TrainConfig(data="d", data_weights=[0.8, 0.2])
+    root = str(synthetic_root)
+    args = config_from_args(
+        build_parser().parse_args(
+            ["--data", root, "--data", root, "--data-weights", "0.8,0.2", "--config", "mbs"]
+        )
+    )
+    assert args.data == [root, root] and args.data_weights == [0.8, 0.2]
+    assert args.grad_clip == 0.0 and args.temporal_jitter
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--data", root, "--data-weights", "0.8;0.2"])
+    assert "expected numbers separated by commas" in capsys.readouterr().err
 
 
 def test_retrieval_ranks() -> None:
