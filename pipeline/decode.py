@@ -307,4 +307,7 @@ def cut_clips(
             why = f"ffmpeg failed ({stderr.text()})"
         else:
             why = f"the video stream ended at frame {idx} at {spec.fps:g} fps"
-        raise StageError("decode", f"{source}: {why}; {lost} of {len(windows)} clips lost")
+        # a timeout may pass on a less loaded worker; a broken stream will not
+        raise StageError(
+            "decode", f"{source}: {why}; {lost} of {len(windows)} clips lost", killed.is_set()
+        )
