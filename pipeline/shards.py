@@ -173,6 +173,33 @@ def place_videos(
             yield name, ClipRef(order, rec.video_id, rec.spill, rec.offsets[i], rec.offsets[i + 1])
 
 
+def assign_in_memory(
+    records: Iterable[VideoRecord],
+    shard_samples: int,
+    shard_bytes: int,
+    first: Mapping[str, int] | None = None,
+    round_: int = 0,
+    per_bucket: int = VIDEOS_PER_BUCKET,
+) -> dict[str, list[ClipRef]]:
+    """What the Beam graph assigns, in one process with every record in memory (tests,
+    benchmarks, tools on small sets): {shard name: its ClipRefs in shard order}."""
+    records = list(records)
+    buckets = bucket_count(len(records), per_bucket)
+    totals: dict[tuple[str, int], tuple[int, int]] = {}
+    by_bucket: dict[int, list[VideoRecord]] = {}
+    for r in records:
+        b = bucket_of(r.video_id, buckets)
+        clips, nbytes = totals.get((r.split, b), (0, 0))
+        totals[(r.split, b)] = (clips + r.clips, nbytes + r.bytes)
+        by_bucket.setdefault(b, []).append(r)
+    plan = ShardPlan.from_counts(totals, shard_samples, shard_bytes, first, round_)
+    shards: dict[str, list[ClipRef]] = {}
+    for b in sorted(by_bucket):
+        for name, ref in place_videos(by_bucket[b], b, plan):
+            shards.setdefault(name, []).append(ref)
+    return {name: sorted(refs, key=lambda c: c.order) for name, refs in sorted(shards.items())}
+
+
 @dataclass
 class ShardSpec:
     name: str  # relative to OUTPUT: shards/{split}-{n:06d}.tar

@@ -6,7 +6,7 @@ import io
 import json
 import random
 import tarfile
-from collections import Counter, defaultdict
+from collections import Counter
 
 import apache_beam as beam
 import pytest
@@ -14,13 +14,12 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that
 
 from pipeline import storage
-from pipeline.beam_job import AssignShards, ClipTotals, part_uri
+from pipeline.beam_job import AssignShards, part_uri
 from pipeline.options import BuildOptions
 from pipeline.shards import (
     ShardPlan,
     ShardSpec,
-    bucket_count,
-    bucket_of,
+    assign_in_memory,
     permute,
     place_videos,
     samples_per_shard,
@@ -44,22 +43,9 @@ def rec(vid: str, clips: int, size: int = 100, split: str = "train") -> VideoRec
 
 
 def plan_all(records: list[VideoRecord], shard_samples: int, shard_bytes: int, **kw):
-    """What the graph computes, in one process: bucket totals through the job's own combiner,
-    the plan, and every bucket's placements. Returns {shard: [(order, video_id, start)]}."""
-    buckets = bucket_count(len(records), kw.pop("per_bucket", 1000))
-    combine = ClipTotals()
-    totals: dict[tuple[str, int], tuple[int, int]] = defaultdict(combine.create_accumulator)
-    by_bucket: dict[int, list[VideoRecord]] = defaultdict(list)
-    for r in records:
-        b = bucket_of(r.video_id, buckets)
-        totals[(r.split, b)] = combine.add_input(totals[(r.split, b)], (r.clips, r.bytes))
-        by_bucket[b].append(r)
-    plan = ShardPlan.from_counts(totals, shard_samples, shard_bytes, **kw)
-    shards: dict[str, list] = defaultdict(list)
-    for b, recs in by_bucket.items():
-        for name, ref in place_videos(recs, b, plan):
-            shards[name].append((ref.order, ref.video_id, ref.start))
-    return {k: sorted(v) for k, v in sorted(shards.items())}, plan
+    """{shard: [(order, video_id, start)]} of the whole assignment, in one process."""
+    shards = assign_in_memory(records, shard_samples, shard_bytes, **kw)
+    return {k: [(c.order, c.video_id, c.start) for c in v] for k, v in shards.items()}
 
 
 def test_permute_is_a_keyed_bijection():
@@ -77,14 +63,14 @@ def test_every_clip_gets_one_place_and_shards_hold_exactly_the_limit():
         rec(f"v{i:04d}", rng.randint(0, 40), split=rng.choice(["train", "train", "val"]))
         for i in range(300)
     ]
-    shards, plan = plan_all(records, 64, 1 << 30, per_bucket=40)
+    shards = plan_all(records, 64, 1 << 30, per_bucket=40)
     for split in ("train", "val"):
         names = [n for n in shards if n.startswith(f"shards/{split}-")]
         sizes = [len(shards[n]) for n in names]
         total = sum(r.clips for r in records if r.split == split)
         assert names == [f"shards/{split}-{k:06d}.tar" for k in range(len(names))]
         assert sizes[:-1] == [64] * (len(names) - 1) and 1 <= sizes[-1] <= 64
-        assert sum(sizes) == total == plan.splits[split].clips
+        assert sum(sizes) == total
         for n in names:
             assert [o for o, _, _ in shards[n]] == list(range(len(shards[n])))
     placed = Counter((vid, start) for v in shards.values() for _, vid, start in v)
@@ -99,7 +85,7 @@ def test_every_clip_gets_one_place_and_shards_hold_exactly_the_limit():
 def test_shards_of_64_from_40_videos_of_two_minutes_mix_about_30_videos():
     # 2 min = 37 clips of 3.2 s; 36 train videos -> 1,332 clips in 21 shards
     records = [rec(f"video{i:02d}", 37) for i in range(36)]
-    shards, _ = plan_all(records, 64, 1 << 30)
+    shards = plan_all(records, 64, 1 << 30)
     full = [v for v in shards.values() if len(v) == 64]
     mixes = [len({vid for _, vid, _ in v}) for v in full]
     assert len(full) == 20 and min(mixes) >= 24 and sum(mixes) / len(mixes) >= 28, mixes
@@ -114,12 +100,12 @@ def test_assignment_is_deterministic_whatever_the_record_order():
         rec(f"v{i:03d}", rng.randint(0, 9), rng.randint(50, 500), rng.choice(["train", "val"]))
         for i in range(80)
     ]
-    want, _ = plan_all(records, 7, 2000, per_bucket=10)
+    want = plan_all(records, 7, 2000, per_bucket=10)
     for _ in range(3):
         rng.shuffle(records)
-        assert plan_all(records, 7, 2000, per_bucket=10)[0] == want
+        assert plan_all(records, 7, 2000, per_bucket=10) == want
     # a later round numbers its shards after the committed ones and never changes them
-    later, _ = plan_all(records[:5], 7, 2000, first={"train": 40, "val": 9}, round_=1)
+    later = plan_all(records[:5], 7, 2000, first={"train": 40, "val": 9}, round_=1)
     assert all(int(n[-10:-4]) >= (40 if "train" in n else 9) for n in later)
 
 
@@ -127,7 +113,7 @@ def test_the_byte_limit_sets_the_samples_per_shard():
     assert samples_per_shard(10, 3000, 1000, 1000) == 3  # 300-byte clips, 1000-byte shards
     assert samples_per_shard(2, 10_000, 1000, 1000) == 1  # a clip over the limit: one a shard
     assert samples_per_shard(10, 3000, 2, 1 << 30) == 2
-    shards, _ = plan_all([rec("a", 10, size=300)], 1000, 1000)
+    shards = plan_all([rec("a", 10, size=300)], 1000, 1000)
     assert [len(v) for v in shards.values()] == [3, 3, 3, 1]
 
 
@@ -139,7 +125,7 @@ def test_the_beam_graph_assigns_a_few_thousand_records_like_the_pure_plan(tmp_pa
     ]
     opts = BuildOptions(shard_samples=100)
     out = str(tmp_path)
-    want, _ = plan_all(records, 100, opts.shard_bytes, per_bucket=250)
+    want = plan_all(records, 100, opts.shard_bytes, per_bucket=250)
 
     def check(groups):
         got = {name: sorted((c.order, c.video_id, c.start) for c in refs) for name, refs in groups}
