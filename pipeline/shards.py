@@ -157,17 +157,26 @@ class ClipRef:
     end: int
 
 
-def place_videos(
+def video_positions(
     records: Iterable[VideoRecord], bucket: int, plan: ShardPlan
-) -> Iterator[tuple[str, ClipRef]]:
-    """(shard name, ClipRef) of every clip of the videos of one bucket."""
+) -> Iterator[tuple[VideoRecord, int]]:
+    """(record, position of its first clip in its split) of the videos of one bucket that have
+    clips: in id order, from the bucket's start."""
     position: dict[str, int] = {}
     for rec in sorted(records, key=lambda r: r.video_id):
         if rec.clips <= 0:
             continue
-        split = plan.splits[rec.split]
         g = position.get(rec.split, plan.starts[(rec.split, bucket)])
         position[rec.split] = g + rec.clips
+        yield rec, g
+
+
+def place_videos(
+    records: Iterable[VideoRecord], bucket: int, plan: ShardPlan
+) -> Iterator[tuple[str, ClipRef]]:
+    """(shard name, ClipRef) of every clip of the videos of one bucket."""
+    for rec, g in video_positions(records, bucket, plan):
+        split = plan.splits[rec.split]
         for i in range(rec.clips):
             name, order = split.place(g + i)
             yield name, ClipRef(order, rec.video_id, rec.spill, rec.offsets[i], rec.offsets[i + 1])
