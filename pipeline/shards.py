@@ -8,11 +8,13 @@ and of each video's record, the same on every worker and every run:
 - videos fall in buckets by a stable hash of their id (`bucket_of`, ~`VIDEOS_PER_BUCKET` per
   bucket); a combiner sums clips and bytes per (split, bucket): a table of a few entries per
   thousand videos, which every worker gets as a side input (`ShardPlan.from_counts`);
-- the clips of a split are numbered 0..N-1: buckets in order, videos of a bucket in id order
-  (one worker holds one bucket's records), clips of a video in order;
-- `permute` maps that number to a slot of [0, N), a keyed pseudo-random bijection: the shard is
-  slot // m and the place in the shard slot % m, m the samples per shard. Every shard gets
-  exactly m clips (the last one the rest), from all over the split, in pseudo-random order.
+- the clips of a split are numbered 0..N-1: buckets in order (a pseudo-random order of the
+  videos, since buckets come from a hash), videos of a bucket in id order (one worker holds
+  one bucket's records), clips of a video in order;
+- clip g goes to shard g mod S, S = ceil(N / m) for m samples per shard: dealt round-robin, a
+  video's clips fall in S different shards (at most ceil(clips / S) in one), every shard gets
+  N // S clips or one more (never more than m: a loader that draws shards uniformly draws clips
+  uniformly), and a keyed pseudo-random bijection (`permute`) orders the clips of each shard.
 
 A retry round (`--retry-failed`) plans its clips the same way, in shards numbered after the
 committed ones (`first`), so committed shards never change.
@@ -101,9 +103,16 @@ class SplitPlan:
         return math.ceil(self.clips / self.per_shard)
 
     def place(self, position: int) -> tuple[str, int]:
-        """(shard name, place in the shard) of the clip at `position` of the split."""
-        slot = permute(position, self.clips, self.key)
-        return shard_name(self.split, self.first + slot // self.per_shard), slot % self.per_shard
+        """(shard name, place in the shard) of the clip at `position` of the split.
+
+        Clips are dealt round-robin: position g goes to shard g mod S, so a video's consecutive
+        clips land in consecutive shards (at most ceil(clips / S) in one) and every shard gets
+        N // S or one more clips. Inside a shard, a keyed permutation orders them."""
+        shards = self.shards
+        shard, row = position % shards, position // shards
+        size = self.clips // shards + (shard < self.clips % shards)
+        order = permute(row, size, (self.key + shard) & _MASK64)
+        return shard_name(self.split, self.first + shard), order
 
 
 @dataclass(frozen=True)
