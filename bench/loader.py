@@ -1,13 +1,16 @@
 """Loader throughput: clips/s per CPU core for the whole training data path.
 
-    python bench/loader.py [--data ROOT] [--clips 160] [--json]
+    python bench/loader.py [--data ROOT] [--clips 160] [--json] [--spread-only]
 
 Per geometry (the paper's 32x224x224 + 153,600 samples at 48 kHz, and `tiny`), one process with
 one torch thread runs the real training stream: read tar -> shuffle -> decode mp4 (PyAV) ->
 random resized crop + flip -> colour jitter + [-1, 1] (`finalize_video`, which training runs on
 the device; here on the CPU) -> decode + resample flac -> tokenize the K captions -> batch.
 clips/s of that process = clips/s per core. Then the same with one DataLoader worker per core.
-Also reported: the time of each stage, and how often two clips of one video share a batch.
+Also reported: the time of each stage, and how often two clips of one video share a batch, on
+the dataset and at realistic counts (`--spread-videos` x `--spread-clips` in shards of
+`--spread-shard`: 1,700 videos of 120 clips in shards of 1,000 by default), for shards laid out
+by the shard builder against shards packed video by video, as ratios to uniform batches.
 
 Without --data, a synthetic dataset at the paper's shard geometry (32 frames, short side 256,
 48 kHz) is written to a temporary folder first.
@@ -158,11 +161,45 @@ def spreading(root: str, tokenizer, spec: ClipSpec, batches: int) -> dict[str, f
     return out
 
 
+def spreading_at_scale(
+    folder: str, videos: int, clips: int, shard_samples: int, batches: int
+) -> dict[str, object]:
+    """The same measure at realistic counts (HowTo100M: ~120 clips per video): same-video pairs
+    per batch of the training stream (its defaults: 4 shards open, 512-sample buffer) at batch
+    16 and 64, on shards laid out by the shard builder (clips spread by its plan) and, as the
+    baseline of the same run, packed side by side (the layout before), against uniform draws
+    from the whole split. Samples hold a json member only: these stages never decode."""
+    from tests.train.shardgen import write_layout_dataset
+
+    out: dict[str, object] = {"videos": videos, "clips_per_video": clips, "shard": shard_samples}
+    for layout in ("spread", "packed"):
+        root = write_layout_dataset(
+            Path(folder) / layout, videos, clips, shard_samples, spread=layout == "spread"
+        )
+        shards = list_shards(str(root), "train")
+        for batch in (16, 64):
+            cfg = LoaderConfig(batch, 0)
+            stream = ClipStream(shards.urls, None, None, cfg, shard_samples=shards.samples)
+            n = max(1, batches * 16 // batch)
+            pairs = float(np.mean([same_video_pairs(b) for b in stream.video_id_batches(n)]))
+            uniform = expected_pairs_uniform([clips] * videos, batch)
+            out[f"{layout}_batch{batch}"] = {
+                "pairs_per_batch": round(pairs, 4),
+                "uniform": round(uniform, 4),
+                "ratio_to_uniform": round(pairs / uniform, 2),
+            }
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", help="dataset root (default: a synthetic one in a temp folder)")
     p.add_argument("--clips", type=int, default=160, help="clips timed per measurement")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--spread-videos", type=int, default=1700, help="videos of the spreading test")
+    p.add_argument("--spread-clips", type=int, default=120, help="clips per video, same")
+    p.add_argument("--spread-shard", type=int, default=1000, help="samples per shard, same")
+    p.add_argument("--spread-only", action="store_true", help="only the clip-spreading measures")
     args = p.parse_args()
     torch.set_num_threads(1)
     cores = os.cpu_count() or 1
@@ -172,7 +209,11 @@ def main() -> int:
         urls = list(shards.urls)
         tokenizer = train_word_tokenizer(list(caption_corpus(urls, 2000)), vocab_size=8192)
         report: dict[str, object] = {"cores": cores, "data": args.data or "synthetic"}
-        for geometry, cfg in (("full_32x224", get_config("bbs")), ("tiny", get_config("tiny"))):
+        report["clip_spreading_at_scale"] = spreading_at_scale(
+            tmp, args.spread_videos, args.spread_clips, args.spread_shard, 1000
+        )
+        geometries = (("full_32x224", get_config("bbs")), ("tiny", get_config("tiny")))
+        for geometry, cfg in geometries if not args.spread_only else ():
             spec = ClipSpec.from_model_config(cfg)
             stream = ClipStream(
                 urls, spec, tokenizer, LoaderConfig(BATCH, 0), shard_samples=shards.samples
@@ -190,7 +231,8 @@ def main() -> int:
                 f"clips_per_wall_s_{cores}_workers": round(wall_many, 1),
                 "stage_ms_per_clip": stage_times(urls, spec, tokenizer, 48),
             }
-        report["clip_spreading"] = spreading(root, tokenizer, ClipSpec.from_model_config(cfg), 400)
+        spec = ClipSpec.from_model_config(get_config("tiny"))
+        report["clip_spreading"] = spreading(root, tokenizer, spec, 400)
     if args.json:
         print(json.dumps(report))
     else:

@@ -109,6 +109,12 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--progress-every", type=float, default=10.0, help="seconds between progress lines"
     )
+    b.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="once the build is complete, try again the videos whose failure may pass (fetch "
+        "errors, timeouts, 5xx); their clips go to new shards, committed shards are kept",
+    )
 
 
 def _view_parsers(sub: argparse._SubParsersAction) -> None:
@@ -249,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             video_root=args.video_root,
             progress_every=args.progress_every,
             split_files=_split_file_options(args),
+            retry_failed=args.retry_failed,
         )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

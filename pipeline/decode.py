@@ -308,7 +308,10 @@ def cut_clips(
             why = f"the audio stream ended at {cut.audio_end:.2f}s of the decoded span"
         else:
             why = f"the video stream ended at frame {cut.frame} at {spec.fps:g} fps"
-        raise StageError("decode", f"{source}: {why}; {lost} of {len(windows)} clips lost")
+        # a timeout may pass on a less loaded worker; a broken stream will not
+        raise StageError(
+            "decode", f"{source}: {why}; {lost} of {len(windows)} clips lost", killed.is_set()
+        )
 
 
 class _Cutter:

@@ -164,7 +164,7 @@ def read_samples(output: str, picks: list[Pick]) -> list[tuple[Pick, dict]]:
                 found[sample["__key__"]] = sample
                 left.discard(sample["__key__"])
                 if not left:
-                    break  # samples are sorted by key: no need to read the rest of the shard
+                    break  # all found: no need to read the rest of the shard
         if left:
             raise DatasetReadError(f"{output}/{shard} lacks {sorted(left)} named by index.parquet")
     return [(p, found[p.key]) for p in picks]

@@ -10,6 +10,10 @@ from pipeline.clips import ClipSpec
 from pipeline.decode import EncodeOptions
 
 SCHEMA = "vatt-clips/2"  # /2 adds labels, spans, audio-only samples (docs/shard-format.md)
+# How clips are laid out in shards (not the format: readers see the same). 2: spread over the
+# shards of a split by a keyed permutation; 1 (before): packed side by side in video-id order.
+# Part of the fingerprint, so that a re-run never mixes the two layouts in one output.
+SHARD_LAYOUT = 2
 
 # Options that change the bytes of the output. A re-run with any of them different is refused
 # (it would mix two datasets in one folder); the others (timeouts, workers) may change freely.
@@ -68,7 +72,9 @@ class BuildOptions:
         return {k: d[k] for k in _CONTENT_FIELDS}
 
     def fingerprint(self) -> str:
-        blob = json.dumps({"schema": SCHEMA, **self.content_dict()}, sort_keys=True)
+        blob = json.dumps(
+            {"schema": SCHEMA, "layout": SHARD_LAYOUT, **self.content_dict()}, sort_keys=True
+        )
         return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
     def timeout_for(self, decoded_seconds: float) -> float:

@@ -140,7 +140,10 @@ def probe(
     try:
         res = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise StageError("probe", f"{source}: ffprobe timed out after {timeout:.0f}s") from exc
+        # a loaded worker or a slow disk: may pass
+        raise StageError(
+            "probe", f"{source}: ffprobe timed out after {timeout:.0f}s", True
+        ) from exc
     if res.returncode != 0:
         tail = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
         raise StageError("probe", f"{source}: not a readable media file ({tail[0]})")

@@ -168,10 +168,8 @@ def collect_stats(output: str, cfg: ReportConfig | None = None) -> DatasetStats:
             if vid in stats.durations or not probe:
                 continue
             stats.durations[vid] = float(probe.get("duration") or 0.0)
-            w, h = probe.get("width"), probe.get("height")
-            if probe.get("rotation") in (90, 270, -90):
-                w, h = h, w  # what a player shows
-            stats.resolutions[vid] = f"{w}x{h}"
+            # the probe holds the size as displayed (rotation applied): what a player shows
+            stats.resolutions[vid] = f"{probe.get('width')}x{probe.get('height')}"
     return stats
 
 

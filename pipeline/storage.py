@@ -7,13 +7,15 @@ renamed; on object stores an object becomes visible only when its upload finishe
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from typing import IO
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, TypeVar
 
 if os.environ.get("STORAGE_EMULATOR_HOST"):
     # gcsfs probes for gRPC/HNS support on every call unless told not to (60 s against an emulator)
@@ -22,7 +24,10 @@ if os.environ.get("STORAGE_EMULATOR_HOST"):
 import fsspec  # noqa: E402
 from fsspec.core import url_to_fs  # noqa: E402
 
-from pipeline.errors import StageError  # noqa: E402
+from pipeline.errors import StageError, is_transient  # noqa: E402
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def fs_for(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -60,6 +65,33 @@ def read_bytes(uri: str) -> bytes:
     fs, path = fs_for(uri)
     with fs.open(path, "rb") as f:
         return f.read()
+
+
+def read_range(uri: str, start: int, end: int) -> bytes:
+    """Bytes [start, end) of a file: one ranged GET on an object store."""
+    fs, path = fs_for(uri)
+    data = fs.cat_file(path, start=start, end=end)
+    if len(data) != end - start:
+        raise EOFError(f"{uri}: {len(data)} bytes at {start}, expected {end - start}")
+    return data
+
+
+def prefetched(items: Iterable[T], fn: Callable[[T], R], depth: int = 8) -> Iterator[tuple[T, R]]:
+    """(item, fn(item)) in the order of `items`, with up to `depth` calls running at once.
+
+    For many small reads from an object store, where each costs a round trip: memory holds at
+    most `depth` results. An exception of fn(item) is raised when that item's turn comes.
+    """
+    with ThreadPoolExecutor(max_workers=depth) as pool:
+        window: collections.deque[tuple[T, Future]] = collections.deque()
+        for item in items:
+            window.append((item, pool.submit(fn, item)))
+            if len(window) >= depth:
+                head, fut = window.popleft()
+                yield head, fut.result()
+        while window:
+            head, fut = window.popleft()
+            yield head, fut.result()
 
 
 def list_names(uri: str, suffix: str = "") -> list[str]:
@@ -129,6 +161,28 @@ def remove(uri: str) -> None:
         fs.rm(path)
 
 
+def remove_many(uris: Iterable[str], batch: int = 1000) -> None:
+    """Delete files (gone ones are fine), in batches: object stores delete many per request."""
+    pending: list[str] = []
+
+    def flush() -> None:
+        fs, _ = fs_for(pending[0])
+        paths = [fs_for(u)[1] for u in pending]
+        try:
+            fs.rm(paths)
+        except FileNotFoundError:  # some were gone already: one at a time then
+            for u in pending:
+                remove(u)
+        pending.clear()
+
+    for uri in uris:
+        pending.append(uri)
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()
+
+
 @contextlib.contextmanager
 def local_copy(uri: str, max_bytes: int, source: str | None = None) -> Iterator[str]:
     """A local path for `uri`: the file itself when local, else a streamed temporary copy.
@@ -139,10 +193,13 @@ def local_copy(uri: str, max_bytes: int, source: str | None = None) -> Iterator[
     try:
         fs, path = fs_for(uri)
         info = fs.info(path)
-    except FileNotFoundError as exc:
-        raise StageError("fetch", f"{source}: no such file") from exc
     except Exception as exc:  # noqa: BLE001 - any storage error is this input's failure
-        raise StageError("fetch", f"{source}: cannot read ({type(exc).__name__}: {exc})") from exc
+        # fsspec's HTTP filesystem reports a 503 as FileNotFoundError: look at the cause
+        if is_transient(exc):
+            raise StageError("fetch", f"{source}: cannot read ({_cause(exc)})", True) from exc
+        if isinstance(exc, FileNotFoundError):
+            raise StageError("fetch", f"{source}: no such file") from exc
+        raise StageError("fetch", f"{source}: cannot read ({_cause(exc)})") from exc
     if info.get("type") == "directory":
         raise StageError("fetch", f"{source}: is a directory, not a video file")
     size = int(info.get("size") or 0)
@@ -160,7 +217,19 @@ def local_copy(uri: str, max_bytes: int, source: str | None = None) -> Iterator[
             with fs.open(path, "rb") as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 22)
         except Exception as exc:  # noqa: BLE001
-            raise StageError("fetch", f"{source}: download failed ({exc})") from exc
+            # a download that breaks off is network trouble unless the error says otherwise
+            transient = is_transient(exc, default=True)
+            raise StageError(
+                "fetch", f"{source}: download failed ({_cause(exc)})", transient
+            ) from exc
         yield local
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _cause(exc: BaseException) -> str:
+    """`Type: message` of the error, and of its cause when it has one (the HTTP status)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if exc.__cause__ is not None and str(exc.__cause__) not in text:
+        text += f" <- {type(exc.__cause__).__name__}: {exc.__cause__}"
+    return text

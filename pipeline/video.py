@@ -26,7 +26,7 @@ from pipeline.captions import (
 )
 from pipeline.clips import CaptionIndex, Window, plan_windows
 from pipeline.decode import ASR_SAMPLE_RATE, cut_clips
-from pipeline.errors import StageError
+from pipeline.errors import StageError, is_transient
 from pipeline.keys import clip_key, split_for
 from pipeline.labels import LabelSpace
 from pipeline.options import SCHEMA, BuildOptions
@@ -45,6 +45,7 @@ class Failure:
     stage: str
     error: str
     clips_lost: int = 0
+    transient: bool = False  # the cause may pass: `--retry-failed` tries the video again
 
 
 @dataclass
@@ -62,6 +63,14 @@ class VideoRecord:
     spill: str | None = None  # per-video tar, relative to OUTPUT
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0  # wall time spent
+    # byte offset of each sample in the spill tar, and its end: clip i is [offsets[i], offsets[i+1])
+    offsets: list[int] = field(default_factory=list)
+    round: int = 0  # 0: the first build; k: the k-th retry of videos whose failure may pass
+
+    @property
+    def retryable(self) -> bool:
+        """No clip, and a cause that may pass: what `--retry-failed` tries again."""
+        return self.clips == 0 and any(f.transient for f in self.failures)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -73,12 +82,18 @@ class VideoRecord:
         return cls(**d)
 
 
-def record_uri(output: str, video_id: str) -> str:
-    return storage.join(output, "_work", "videos", f"{video_id}.json")
+def round_folder(round_: int) -> str:
+    """Where a round keeps its records, relative to OUTPUT: `_work` for the first build,
+    `_work/rounds/NNN` for the NNN-th retry (records there never overwrite earlier ones)."""
+    return "_work" if round_ == 0 else f"_work/rounds/{round_:03d}"
 
 
-def spill_name(video_id: str) -> str:
-    return f"_work/videos/{video_id}.tar"
+def record_uri(output: str, video_id: str, round_: int = 0) -> str:
+    return storage.join(output, round_folder(round_), "videos", f"{video_id}.json")
+
+
+def spill_name(video_id: str, round_: int = 0) -> str:
+    return f"{round_folder(round_)}/videos/{video_id}.tar"
 
 
 def _captions_for(row: dict, duration: float, opts: BuildOptions) -> tuple[list[Segment], str]:
@@ -96,7 +111,9 @@ def _captions_for(row: dict, duration: float, opts: BuildOptions) -> tuple[list[
     except CaptionError as exc:
         raise StageError("captions", str(exc)) from exc
     except (OSError, ValueError) as exc:
-        raise StageError("captions", f"{cap}: cannot read captions ({exc})") from exc
+        raise StageError(
+            "captions", f"{cap}: cannot read captions ({exc})", is_transient(exc)
+        ) from exc
     if len(segs) > opts.max_caption_cues:
         raise StageError(
             "captions",
@@ -195,19 +212,29 @@ def _plan(p: Probe, row: dict, source: str, opts: BuildOptions) -> list[Window]:
 
 
 def process_video(
-    row: dict, output: str, opts: BuildOptions, labels: LabelSpace | None = None
+    row: dict,
+    output: str,
+    opts: BuildOptions,
+    labels: LabelSpace | None = None,
+    round_: int = 0,
 ) -> VideoRecord:
     """Decode one manifest row's video into a per-video tar; every failure becomes a record row.
 
-    `labels`: the dataset's label space when the manifest has labels (see pipeline.labels).
+    `labels`: the dataset's label space when the manifest has labels (see pipeline.labels);
+    `round_`: 0 for the first build, k for the k-th retry round (its records kept apart).
     """
     t0 = time.monotonic()
     vid, source = row["video_id"], row["video"]
-    split = row.get("split") or split_for(vid, opts.val_fraction)
-    rec = VideoRecord(video_id=vid, line=int(row["line"]), source=source, split=split)
+    rec = VideoRecord(
+        video_id=vid,
+        line=int(row["line"]),
+        source=source,
+        split=row.get("split") or split_for(vid, opts.val_fraction),
+        round=round_,
+    )
 
-    def fail(stage: str, error: str, lost: int = 0) -> None:
-        rec.failures.append(Failure(source, rec.line, vid, stage, error, lost))
+    def fail(stage: str, error: str, lost: int = 0, transient: bool = False) -> None:
+        rec.failures.append(Failure(source, rec.line, vid, stage, error, lost, transient))
 
     tmpdir = tempfile.mkdtemp(prefix="vatt-video-")
     try:
@@ -251,7 +278,7 @@ def process_video(
                     media.flac = b"" if media.flac is not None else None
                     done.append(media)
             except StageError as exc:
-                fail(exc.stage, exc.message, len(windows) - len(done))
+                fail(exc.stage, exc.message, len(windows) - len(done), exc.transient)
             if engine and asr_pcm and os.path.exists(asr_pcm) and done:
                 try:
                     segs = asr.transcribe(engine, asr_pcm, ASR_SAMPLE_RATE, source)
@@ -264,35 +291,50 @@ def process_video(
             if not done:
                 return rec
             total = 0
+            offsets = [0]
             index = CaptionIndex(segs)
             used: set[Segment] = set()
             # straight to its final place (atomically): no local tar copied afterwards
-            spill_uri = storage.join(output, spill_name(vid))
-            with storage.open_atomic(spill_uri) as f, SampleTarWriter(f) as tw:
-                for media in done:
-                    base = os.path.join(tmpdir, f"{media.window.clip:05d}")
-                    if media.mp4 is not None:
-                        with open(base + ".mp4", "rb") as m:
-                            media.mp4 = m.read()
-                    if media.flac is not None:
-                        with open(base + ".flac", "rb") as m:
-                            media.flac = m.read()
-                    key = clip_key(vid, media.window.clip)
-                    sample = _sample(
-                        key, media.window, media, row, p, index, text_source, opts, labels, used
-                    )
-                    total += sum(len(v) for k, v in sample.items() if k != "__key__")
-                    tw.write(sample)
+            spill = spill_name(vid, round_)
+            try:
+                with (
+                    storage.open_atomic(storage.join(output, spill)) as f,
+                    SampleTarWriter(f) as tw,
+                ):
+                    for media in done:
+                        base = os.path.join(tmpdir, f"{media.window.clip:05d}")
+                        if media.mp4 is not None:
+                            with open(base + ".mp4", "rb") as m:
+                                media.mp4 = m.read()
+                        if media.flac is not None:
+                            with open(base + ".flac", "rb") as m:
+                                media.flac = m.read()
+                        key = clip_key(vid, media.window.clip)
+                        sample = _sample(
+                            key, media.window, media, row, p, index, text_source, opts, labels, used
+                        )
+                        total += sum(len(v) for k, v in sample.items() if k != "__key__")
+                        offsets[-1:] = list(tw.write(sample))
+            except Exception as exc:  # noqa: BLE001 - the output store refused the clips
+                why = f"{type(exc).__name__}: {exc}"
+                transient = is_transient(exc, default=True)
+                fail(
+                    "write",
+                    f"{source}: cannot write its clips to {spill} ({why})",
+                    len(done),
+                    transient,
+                )
+                return rec
             if rec.split == "train":  # the corpus vocabulary is the train split's
                 write_video_words(output, vid, (c.text for c in sorted(used, key=_order)))
-            rec.clips, rec.bytes, rec.spill = len(done), total, spill_name(vid)
+            rec.clips, rec.bytes, rec.spill, rec.offsets = len(done), total, spill, offsets
             rec.duration = round(sum(m.window.end - m.window.start for m in done), 3)
             rec.text_source = text_source
     except StageError as exc:
-        fail(exc.stage, exc.message)
+        fail(exc.stage, exc.message, 0, exc.transient)
     except Exception as exc:  # noqa: BLE001 - a bad input never stops the job
         log.exception("unexpected error on %s", source)
-        fail("decode", f"{source}: unexpected {type(exc).__name__}: {exc}")
+        fail("decode", f"{source}: unexpected {type(exc).__name__}: {exc}", 0, is_transient(exc))
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
         rec.seconds = round(time.monotonic() - t0, 3)

@@ -17,10 +17,14 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import apache_beam as beam
 
 from pipeline import storage
+
+if TYPE_CHECKING:  # pipeline.video imports this module
+    from pipeline.video import VideoRecord
 from vattclips.words import WORD_COUNTS_FILE, WordCounts, most_frequent_first, split_words
 
 # The tail cut: 4x the paper's 2^16-word vocabulary. At HowTo100M's scale the distinct "words"
@@ -55,16 +59,16 @@ class VideoWords:
     words: dict[str, int] | None
 
 
-def read_video_words(summary: dict, output: str) -> VideoWords:
-    uri = words_uri(output, summary["video_id"])
+def read_video_words(record: VideoRecord, output: str) -> VideoWords:
+    uri = words_uri(output, record.video_id)
     if not storage.exists(uri):
         return VideoWords(0, None)
     body = json.loads(storage.read_bytes(uri))
     return VideoWords(int(body["captions"]), {str(w): int(c) for w, c in body["words"].items()})
 
 
-def _is_train_video(summary: dict) -> bool:
-    return summary["split"] == "train" and summary["clips"] > 0
+def _is_train_video(record: VideoRecord) -> bool:
+    return record.split == "train" and record.clips > 0
 
 
 def _word_items(video: VideoWords) -> Iterable[tuple[str, int]]:
@@ -116,7 +120,7 @@ def write_word_counts(
 
 
 class CorpusWordCounts(beam.PTransform):
-    """Video summaries ({video_id, split, clips, ...}) -> OUTPUT/word_counts.json."""
+    """Video records (ProcessVideo's output) -> OUTPUT/word_counts.json."""
 
     def __init__(self, output: str, max_words: int = MAX_WORDS) -> None:
         super().__init__()

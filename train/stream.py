@@ -1,9 +1,9 @@
 """Endless streams of raw samples from WebDataset shards, tolerant of corrupt data.
 
 Stages are generators (the WebDataset style): `read_shard` turns one tar into raw samples,
-`resampled_samples` draws shards with replacement and interleaves several open shards (so the
-clips of one video, stored next to each other, are pulled apart before the shuffle buffer),
-`weighted_mix` mixes the streams of several datasets in given proportions,
+`resampled_samples` draws shards with replacement and interleaves several open shards (the
+shard builder already spreads a video's clips over shards; this mixes shards before the
+shuffle buffer), `weighted_mix` mixes the streams of several datasets in given proportions,
 `guarded_map` applies a function and skips the samples it fails on. Every skip is counted in a
 `DataHealth`, which the loader ships to the training loop with each batch.
 """

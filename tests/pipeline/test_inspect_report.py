@@ -75,6 +75,8 @@ def built(tmp_path_factory) -> Path:
     write_colour_video(v / "colour.mp4")
     write_clock_video(v / "silent.mp4", seconds=4.0, no_audio=True)
     ms.synth_video(v / "bars.mp4", 5.0, width=320, height=240)
+    # stored 320x240 with a 90-degree display matrix: shown (and reported) as 240x320
+    ms.synth_video(v / "rot90.mp4", 4.0, width=320, height=240, rotation=90)
     ms.make_zero_byte_file(v / "zero.mp4")
     ms.make_text_file_as_video(v / "text.mp4")
     rows = [
@@ -82,6 +84,7 @@ def built(tmp_path_factory) -> Path:
         {"id": "colour", "video": "videos/colour.mp4", "captions": "clock.vtt"},
         {"id": "silent", "video": "videos/silent.mp4"},
         {"id": "bars", "video": "videos/bars.mp4"},
+        {"id": "rot90", "video": "videos/rot90.mp4"},
         {"id": "zero", "video": "videos/zero.mp4"},
         {"id": "text", "video": "videos/text.mp4"},
     ]
@@ -89,8 +92,8 @@ def built(tmp_path_factory) -> Path:
     with manifest.open("a") as f:
         f.write("{not json\n")
     out = d / "out"
-    # val-fraction 0.5 puts clock and silent in val, colour and bars in train (stable hashes);
-    # Beam in-process: half the wall time of two worker processes for these seven inputs
+    # val-fraction 0.5 puts clock and silent in val, colour, bars and rot90 in train (stable
+    # hashes); Beam in-process: half the wall time of two worker processes for these inputs
     run_build(
         manifest,
         out,
@@ -307,15 +310,16 @@ def test_report_references_every_split_and_failure_stage_with_true_numbers(built
 
 def test_report_stats_come_from_the_samples(samples, report):
     st = report["stats"]
-    assert st.shards_read == st.shards_total == 3
+    assert st.shards_read == st.shards_total == 4
     assert st.durations == pytest.approx(
-        {"clock": 12.8, "colour": 6.4, "silent": 4.0, "bars": 5.0}, abs=0.05
+        {"clock": 12.8, "colour": 6.4, "silent": 4.0, "bars": 5.0, "rot90": 4.0}, abs=0.05
     )
     assert st.resolutions == {
         "clock": "160x120",
         "colour": "192x108",
         "silent": "160x120",
         "bars": "320x240",
+        "rot90": "240x320",
     }
     words = sorted(len(s["txt"].decode().split()) for s in samples.values())
     assert sorted(st.words) == words and max(words) == 12  # two cues of six words
@@ -323,8 +327,8 @@ def test_report_stats_come_from_the_samples(samples, report):
 
 def test_text_summary_and_report_cli(built, tmp_path, capsys):
     summary = text_summary(str(built))
-    assert "8 clips from 4 of 7 inputs" in summary
-    assert "train: 2 videos, 3 clips; val: 2 videos, 5 clips" in summary
+    assert "9 clips from 5 of 8 inputs" in summary
+    assert "train: 3 videos, 4 clips; val: 2 videos, 5 clips" in summary
     for stage in ("manifest", "fetch", "probe"):
         assert f"failed at {stage}: 1" in summary
     assert "empty file" in summary  # the reason of the fetch failure
@@ -333,7 +337,7 @@ def test_text_summary_and_report_cli(built, tmp_path, capsys):
         main(["report", str(built), "--out", str(out), "--sheets", "1", "--max-shards", "1"]) == 0
     )
     printed = capsys.readouterr().out
-    assert "train: 2 videos" in printed and f"report written: {out}" in printed
+    assert "train: 3 videos" in printed and f"report written: {out}" in printed
     assert out.read_text().count("<img") == 3 + 1
     assert collect_stats(str(built), ReportConfig(max_shards=1)).shards_read == 2  # one per split
 

@@ -237,10 +237,11 @@ def make_sample(spec: FixtureSpec, v: int, clip: int) -> dict:
     return sample
 
 
-def write_tar(path: Path, samples: list[dict]) -> int:
+def write_tar(path: Path, samples: list[dict], in_key_order: bool = True) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
+    ordered = sorted(samples, key=lambda s: s["__key__"]) if in_key_order else samples
     with open(path, "wb") as f, wds.TarWriter(f, mtime=0) as writer:
-        for sample in sorted(samples, key=lambda s: s["__key__"]):
+        for sample in ordered:
             writer.write(sample)
     return path.stat().st_size
 
@@ -318,6 +319,60 @@ def write_dataset(root: Path, spec: FixtureSpec = FixtureSpec()) -> Path:
         }
     )
     pq.write_table(failures, root / "failures.parquet")
+    return root
+
+
+def write_layout_dataset(
+    root: Path, videos: int, clips_per_video: int, shard_samples: int, spread: bool = True
+) -> Path:
+    """A train split of `videos` videos of `clips_per_video` clips whose samples hold only a
+    `json` member (video id, clip): for measuring how the sampling stages mix clips
+    (`ClipStream.video_id_batches` never decodes), at realistic counts (HowTo100M: ~120 clips
+    per video) that media would make slow to write.
+
+    `spread`: clips placed as the shard builder places them (`pipeline.shards`, the same plan);
+    else side by side in video order, the layout of builds before clips were spread.
+    """
+    from pipeline.shards import assign_in_memory, shard_name
+    from pipeline.video import VideoRecord
+
+    root = Path(root)
+    ids = [f"vid{v:05d}" for v in range(videos)]
+    if spread:
+        records = [
+            VideoRecord(
+                vid,
+                0,
+                vid,
+                "train",
+                clips_per_video,
+                clips_per_video,
+                spill=vid,
+                offsets=list(range(clips_per_video + 1)),
+            )
+            for vid in ids
+        ]
+        plan = assign_in_memory(records, shard_samples, 1 << 40)
+        layout = [[(c.video_id, c.start) for c in refs] for refs in plan.values()]
+    else:
+        clips = [(vid, c) for vid in ids for c in range(clips_per_video)]
+        layout = [clips[i : i + shard_samples] for i in range(0, len(clips), shard_samples)]
+    shards, rows = [], []
+    for n, members in enumerate(layout):
+        name = shard_name("train", n)
+        samples = [
+            {"__key__": f"{vid}_{c:05d}", "json": json.dumps({"video_id": vid, "clip": c}).encode()}
+            for vid, c in members
+        ]
+        size = write_tar(root / name, samples, in_key_order=False)
+        shards.append({"name": name, "split": "train", "samples": len(samples), "bytes": size})
+        rows += [
+            {"key": s["__key__"], "shard": name, "split": "train", "video_id": vid}
+            for s, (vid, _) in zip(samples, members)
+        ]
+    summary = {"schema": "vatt-clips/1", "created_by": "tests/train/shardgen.py", "shards": shards}
+    (root / "dataset.json").write_text(json.dumps(summary, indent=1))
+    pq.write_table(pa.Table.from_pylist(rows), root / "index.parquet")
     return root
 
 
