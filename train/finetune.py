@@ -156,7 +156,7 @@ def score_checkpoint(fc: FinetuneConfig, checkpoint: str) -> dict:
     """Multi-clip x multi-crop top-1/top-5 (or mAP) of `checkpoint` on val; also written to
     OUTPUT/eval.json."""
     model, tokenizer, step = load_classifier(checkpoint)
-    result = evaluate_classifier(model, tokenizer, fc.data, "val", fc.test_crops, fc.batch_size)
+    result = evaluate_classifier(model, tokenizer, fc.root, "val", fc.test_crops, fc.batch_size)
     result.update({"step": step, "checkpoint": checkpoint, "from_scratch": fc.init is None})
     with fsspec.open(storage.join(fc.output, EVAL_FILE), "wb") as f:
         f.write(json.dumps(result, indent=1).encode("utf-8"))
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = ["mAP"] if fc.multi_label else ["top1", "top5"]
     how = "from scratch" if fc.init is None else f"from {fc.init}"
     print(f"fine-tuned {fc.modality} tower {how}, step {scores['step']}: {checkpoint}")
-    print(f"test on {scores['n']} videos of {fc.data} [val], {fc.test_crops} crops x all clips:")
+    print(f"test on {scores['n']} videos of {fc.root} [val], {fc.test_crops} crops x all clips:")
     for k in keys:
         print(f"  {k:<5} {scores[k]:6.1f} %   (chance {scores['chance'][k]:.1f} %)")
     return 0

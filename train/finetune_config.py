@@ -40,12 +40,19 @@ class FinetuneConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if len(self.data) != 1:
+            raise ValueError(f"fine-tuning takes one labelled dataset, got {len(self.data)}")
         if self.modality not in ("video", "audio"):
             raise ValueError(f"modality must be video or audio, got {self.modality!r}")
         if self.test_crops < 1:
             raise ValueError(f"test_crops must be at least 1, got {self.test_crops}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
+    @property
+    def root(self) -> str:
+        """The labelled dataset's root (fine-tuning reads one; pretraining may mix several)."""
+        return self.data[0]
 
     def schedule(self) -> ScheduleConfig:
         return dataclasses.replace(super().schedule(), half_cosine=True)  # the reference's decay
