@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import av
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline import storage
 from pipeline.errors import ConfigError
@@ -102,10 +101,7 @@ def read_index(output: str, columns: list[str]):
     fs, path = storage.fs_for(uri)
     if not fs.exists(path):
         raise DatasetReadError(f"{output}: no index.parquet (not a finished vatt-clips build?)")
-    # Opened and closed here: pyarrow leaves an fsspec file to the garbage collector, and
-    # gcsfs's background prefetcher then logs a destroyed pending task.
-    with fs.open(path, "rb") as f:
-        return pq.read_table(f, columns=columns)
+    return storage.read_parquet(uri, columns)  # not via an fsspec file: see read_parquet
 
 
 def pick_clips(

@@ -18,7 +18,6 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from pipeline import storage
 from pipeline.errors import ConfigError
@@ -101,11 +100,8 @@ def _read_json(uri: str) -> dict:
 
 
 def _failures(output: str, examples: int) -> dict[str, StageFailures]:
-    fs, path = storage.fs_for(storage.join(output, "failures.parquet"))
-    rows = []
-    if fs.exists(path):
-        with fs.open(path, "rb") as f:  # closed here, not by the garbage collector
-            rows = pq.read_table(f).to_pylist()
+    uri = storage.join(output, "failures.parquet")
+    rows = storage.read_parquet(uri).to_pylist() if storage.exists(uri) else []
     out: dict[str, StageFailures] = {}
     for r in rows:
         f = out.setdefault(r["stage"], StageFailures())
