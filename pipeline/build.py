@@ -26,6 +26,7 @@ from pipeline.beam_job import NAMESPACE, build_graph
 from pipeline.errors import ConfigError
 from pipeline.manifest import ManifestError, ManifestProblem, read_manifest
 from pipeline.options import SCHEMA, BuildOptions
+from pipeline.preflight import check_inputs
 
 log = logging.getLogger(__name__)
 
@@ -326,6 +327,7 @@ def build(
     t0 = time.monotonic()
     cpu0 = _cpu_seconds()
     output = output.rstrip("/")
+    check_inputs(input_uri, output, video_root)  # no usable manifest row, a file as output
     opts = resolve_asr(opts)  # `auto` -> the engine it means here, checked to load
     check_output(output, opts, input_uri)
     stale = storage.remove_stale_temporaries(output)

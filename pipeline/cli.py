@@ -153,6 +153,16 @@ def _options(a: argparse.Namespace) -> BuildOptions:
         raise ConfigError(str(exc)) from exc
 
 
+def _interrupted(output: str) -> str:
+    from pipeline import storage
+
+    done = storage.list_names(storage.join(output.rstrip("/"), "_work", "videos"), ".json")
+    return (
+        f"interrupted: {len(done)} videos were finished and are kept in {output}; "
+        "run the same command again to resume from them"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -175,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # the local runner relays every worker warning (unparsed args, ...) through this logger
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+    if args.command != "build":
+        from pipeline.interrupt import allow_ctrl_c
+
+        allow_ctrl_c()  # blocked by `python -m pipeline` for the build's sake
     try:
         if args.command == "demo-corpus":
             from pipeline.demo_corpus import write_demo_corpus
@@ -184,16 +198,19 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command in ("inspect", "report"):
             return _view(args)
-        from pipeline.build import build
+        from pipeline.interrupt import on_ctrl_c
 
-        summary = build(
-            args.input,
-            args.output,
-            _options(args),
-            beam_args=rest,
-            video_root=args.video_root,
-            progress_every=args.progress_every,
-        )
+        with on_ctrl_c(lambda: _interrupted(args.output)):
+            from pipeline.build import build
+
+            summary = build(
+                args.input,
+                args.output,
+                _options(args),
+                beam_args=rest,
+                video_root=args.video_root,
+                progress_every=args.progress_every,
+            )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
