@@ -199,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("inspect", "report"):
             return _view(args)
         from pipeline.interrupt import on_ctrl_c
+        from pipeline.quiet import beam_noise_filtered
 
-        with on_ctrl_c(lambda: _interrupted(args.output)):
+        with on_ctrl_c(lambda: _interrupted(args.output)), beam_noise_filtered():
             from pipeline.build import build
 
             summary = build(

@@ -59,8 +59,10 @@ def _stop(message: Callable[[], str]) -> None:
         text = message()
     except Exception as exc:  # noqa: BLE001 - the exit must happen whatever
         text = f"interrupted ({type(exc).__name__} while counting what was kept)"
+    from pipeline.quiet import stderr_fd
+
     sys.stdout.flush()
-    print(text, file=sys.stderr, flush=True)
+    os.write(stderr_fd(), (text + "\n").encode())
     os._exit(EXIT_INTERRUPTED)  # no interpreter teardown racing the dying workers
 
 
