@@ -14,9 +14,39 @@ rank <= k, MedR the median rank (a tie's mean rank); chance R@k is reported besi
 from __future__ import annotations
 
 import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m train.evaluate",
+        description="Zero-shot retrieval (video<->text, video<->audio) on held-out clips.",
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="checkpoint folder, or a run folder (its latest checkpoint)",
+    )
+    p.add_argument("--data", required=True, help="dataset root URI")
+    p.add_argument("--split", default="val", choices=("train", "val"))
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda:N")
+    p.add_argument("--json", action="store_true", help="print one JSON object only")
+    p.add_argument(
+        "--examples-png",
+        default=None,
+        help="also write a PNG of a few clips with their top-5 retrieved captions here",
+    )
+    return p
+
+
+if __name__ == "__main__":
+    # torch and transformers take ~7 s to import: --help and argument errors answer first
+    build_parser().parse_args()
+
+# ruff: noqa: E402 - the imports below come after the early parse above, on purpose
 import json
 import logging
-import sys
 from dataclasses import dataclass, field
 
 import fsspec
@@ -249,27 +279,10 @@ def format_table(result: dict[str, object], emb: SplitEmbeddings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logs.configure()
-    p = argparse.ArgumentParser(
-        prog="python -m train.evaluate",
-        description="Zero-shot retrieval (video<->text, video<->audio) on held-out clips.",
-    )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        help="checkpoint folder, or a run folder (its latest checkpoint)",
-    )
-    p.add_argument("--data", required=True, help="dataset root URI")
-    p.add_argument("--split", default="val", choices=("train", "val"))
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--json", action="store_true", help="print one JSON object only")
-    p.add_argument(
-        "--examples-png",
-        default=None,
-        help="also write a PNG of a few clips with their top-5 retrieved captions here",
-    )
-    args = p.parse_args(argv)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     register_fsspec_schemes()
     transformers.utils.logging.disable_progress_bar()
     try:

@@ -13,21 +13,19 @@ import json
 import logging
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ray
-import ray.train
-from ray.train.torch import TorchTrainer
-from transformers import PreTrainedTokenizerFast
-
-from model import CONFIG_NAMES, VattConfig, get_config, load_tokenizer, train_word_tokenizer
-from train import cluster, logs, storage
-from train.augment import AUGMENT_PRESETS, augment_preset
-from train.checkpoint import STATE_FILE
+from train import logs
 from train.config import TrainConfig
-from train.loop import CURVES_PNG, train_loop_per_worker
-from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
-from train.text import caption_corpus
+from train.names import AUGMENT_NAMES, CONFIG_NAMES
+
+# Ray, torch, transformers and the model load in ~8 s: only after the arguments parse, so that
+# --help and argument errors answer at once.
+if TYPE_CHECKING:
+    import ray.train
+    from transformers import PreTrainedTokenizerFast
+
+    from model import VattConfig
 
 logger = logging.getLogger("train.pretrain")
 
@@ -109,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--augment",
         default=d.augment,
-        choices=sorted(AUGMENT_PRESETS),
+        choices=AUGMENT_NAMES,
         help="training augmentation: the paper's (default), light (no hue turn, no flip, "
         "crops >= 40%%: for content whose meaning is colour and direction), or none",
     )
@@ -137,6 +135,8 @@ def per_worker_batch(args: argparse.Namespace) -> int:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    from train import storage
+
     return TrainConfig(
         data=storage.normalize(args.data),  # Ray Train runs workers in the run folder
         output=storage.normalize(args.output),
@@ -166,6 +166,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def prepare_tokenizer(tc: TrainConfig, vocab_size: int) -> PreTrainedTokenizerFast:
     """The run's tokenizer: reused from `output/tokenizer` if present, else trained on the
     train split's captions and saved there."""
+    from model import load_tokenizer, train_word_tokenizer
+    from train import storage
+    from train.shardlist import list_shards
+    from train.text import caption_corpus
+
     target = storage.join(tc.output, "tokenizer")
     if storage.exists(storage.join(target, "tokenizer.json")):
         with tempfile.TemporaryDirectory() as tmp:
@@ -185,6 +190,9 @@ def prepare_tokenizer(tc: TrainConfig, vocab_size: int) -> PreTrainedTokenizerFa
 
 
 def existing_checkpoints(output: str) -> list[str]:
+    from train import storage
+    from train.checkpoint import STATE_FILE
+
     return storage.glob(storage.join(output, "checkpoint_*", STATE_FILE))
 
 
@@ -197,6 +205,11 @@ def check_inputs(tc: TrainConfig) -> VattConfig:
     """The model config, after checking everything that can be checked before Ray starts:
     names and geometry, the dataset (readable, a vatt-clips dataset), the run folder
     (writable: credentials, bucket)."""
+    from model import get_config
+    from train import storage
+    from train.augment import augment_preset
+    from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
+
     register_fsspec_schemes()
     model_cfg = get_config(tc.config, **tc.overrides)  # bad names, fields, geometry
     augment_preset(tc.augment)
@@ -221,6 +234,12 @@ def run(
 ) -> ray.train.Result:
     """Train; returns Ray Train's Result (its .checkpoint is the last one). `model_cfg`: what
     check_inputs(tc) returned, when the caller already ran it."""
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    from train import cluster, storage
+    from train.loop import train_loop_per_worker
+
     if model_cfg is None:
         model_cfg = check_inputs(tc)
     if overwrite:
@@ -255,8 +274,12 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    logs.configure()
     args = build_parser().parse_args(argv)
+    logs.configure()
+    from train import cluster, storage
+    from train.loop import CURVES_PNG
+    from train.shardlist import DatasetRootError
+
     started = False
     try:
         tc = config_from_args(args)
