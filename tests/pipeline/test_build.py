@@ -318,3 +318,32 @@ def test_tar_members_are_plain_webdataset_layout(built):
     assert keys == sorted(keys)  # one sample's members together, samples in key order
     assert {n.split(".", 1)[1] for n in names} <= {"mp4", "flac", "txt", "json"}
     assert io.BytesIO(shard.read_bytes()).getbuffer().nbytes % 512 == 0
+
+
+def test_model_inputs_of_a_video_file_equal_those_of_its_shard_sample(built, samples):
+    """train.inputs.model_inputs cuts a file as the builder did: the same tensors as its
+    clip read back from the shards (a WebDataset sample, or a `datasets` row)."""
+    import torch
+
+    from model import VattModel, get_config, train_word_tokenizer
+    from train.hf_datasets import load_clips
+    from train.inputs import model_inputs
+
+    tok = train_word_tokenizer([f"step {k} words" for k in range(8)], vocab_size=32)
+    cfg = get_config("tiny", vocab_size=32)
+    sample = {k: v for k, v in samples["clock_00001"].items() if k != "shard"}
+    from_shard = model_inputs(sample, cfg, tok)
+    from_file = model_inputs(str(built["dir"] / "videos" / "clock.mp4"), cfg, tok, start=3.2)
+    assert from_shard["video"].shape == (1, 3, 16, 112, 112)
+    assert from_shard["audio"].shape == (1, 51200) and from_shard["text_ids"].shape == (1, 5, 16)
+    assert torch.equal(from_shard["video"], from_file["video"])
+    assert torch.equal(from_shard["audio"], from_file["audio"])
+    assert from_shard["video"].min() >= -1 and from_shard["video"].max() <= 1
+    rows = {r["__key__"]: r for s in ("train", "val") for r in load_clips(str(built["out"]), s)}
+    from_row = model_inputs(rows["clock_00001"], cfg, tok)
+    assert all(torch.equal(from_shard[k], from_row[k]) for k in from_shard)
+    queries = model_inputs(sample, cfg, tok, texts=["step 2 words", "nothing known"])
+    assert queries["text_ids"].shape == (2, 16)
+    with torch.no_grad():
+        out = VattModel(cfg).eval()(**from_file)
+    assert out["video_vt"].shape == (1, 64) and "text_vt" not in out  # no text in a bare file
