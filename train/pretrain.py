@@ -226,6 +226,25 @@ def check_inputs(tc: TrainConfig) -> VattConfig:
     return model_cfg
 
 
+def check_run_folder(tc: TrainConfig, resume: bool, overwrite: bool) -> None:
+    """RunExistsError for a run folder in use without --resume/--overwrite; with --resume,
+    the run's settings against these (train.resume: refused, or applied and logged)."""
+    if overwrite:
+        return
+    if existing_checkpoints(tc.output) and not resume:
+        raise RunExistsError(
+            f"{tc.output} already holds a run; pass --resume to continue it, --overwrite to "
+            "start over, or another --output"
+        )
+    if resume and not existing_checkpoints(tc.output):
+        logger.warning("--resume: no checkpoint in %s yet, starting from scratch", tc.output)
+    elif resume:
+        from train.resume import check_resume, run_config
+
+        for change in check_resume(tc, run_config(tc.output) or {}):
+            logger.info("--resume: %s (applied)", change)
+
+
 def run(
     tc: TrainConfig,
     resume: bool = False,
@@ -233,7 +252,7 @@ def run(
     model_cfg: VattConfig | None = None,
 ) -> ray.train.Result:
     """Train; returns Ray Train's Result (its .checkpoint is the last one). `model_cfg`: what
-    check_inputs(tc) returned, when the caller already ran it."""
+    check_inputs(tc) returned, when the caller already ran it (and check_run_folder)."""
     import ray.train
     from ray.train.torch import TorchTrainer
 
@@ -242,15 +261,9 @@ def run(
 
     if model_cfg is None:
         model_cfg = check_inputs(tc)
+        check_run_folder(tc, resume, overwrite)
     if overwrite:
         storage.remove(tc.output)
-    elif existing_checkpoints(tc.output) and not resume:
-        raise RunExistsError(
-            f"{tc.output} already holds a run; pass --resume to continue it, --overwrite to "
-            "start over, or another --output"
-        )
-    elif resume and not existing_checkpoints(tc.output):
-        logger.warning("--resume: no checkpoint in %s yet, starting from scratch", tc.output)
     tokenizer = prepare_tokenizer(tc, model_cfg.vocab_size)
     cluster.connect(tc.num_workers * tc.cpus_per_worker)
     where = storage.ray_storage(tc.output)
@@ -284,7 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tc = config_from_args(args)
         model_cfg = check_inputs(tc)  # before spending seconds on starting Ray
+        check_run_folder(tc, args.resume, args.overwrite)
         started = cluster.connect(tc.num_workers * tc.cpus_per_worker)
+        if tc.use_gpu:
+            cluster.require_gpus(tc.num_workers, local=started)
         result = run(tc, resume=args.resume, overwrite=args.overwrite, model_cfg=model_cfg)
     except (
         RunExistsError,
