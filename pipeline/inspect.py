@@ -136,12 +136,14 @@ def pick_clips(
         rows = table.to_pylist()
         order = np.random.default_rng(seed).permutation(len(rows))
         seen: Counter[str] = Counter()
-        ranked = []
-        for pos in order:
+        ranked = []  # (clips of its video drawn before it, place in the random order, row)
+        for draw, pos in enumerate(order):
             vid = rows[pos]["video_id"]
-            ranked.append((seen[vid], int(pos)))
+            ranked.append((seen[vid], draw, int(pos)))
             seen[vid] += 1
-        rows = [rows[pos] for _, pos in sorted(sorted(ranked)[:sample], key=lambda x: x[1])]
+        # sorting by the row position here (not the draw) took the first videos of the index
+        # whatever the seed
+        rows = [rows[pos] for pos in sorted(pos for _, _, pos in sorted(ranked)[:sample])]
     return [Pick(r["key"], r["shard"], r["split"]) for r in rows]
 
 

@@ -200,7 +200,10 @@ def retrieval(emb: SplitEmbeddings) -> dict[str, object]:
 
 
 def top_texts(emb: SplitEmbeddings, n: int = 4, k: int = 5) -> list[dict[str, object]]:
-    """For the first n clips with text: the k captions of the split nearest to the video."""
+    """For the first n clips with text: the k captions of the split nearest to the video.
+
+    As in the metrics, identical caption texts are one answer: each text is listed once, at
+    the score of its best-scoring clip, and it is a hit when it is the clip's own text."""
     text = emb.cat("has_text")
     idx = [i for i in range(min(len(emb.thumbs), text.shape[0])) if bool(text[i])][:n]
     pool = [i for i in range(text.shape[0]) if bool(text[i])]
@@ -211,16 +214,15 @@ def top_texts(emb: SplitEmbeddings, n: int = 4, k: int = 5) -> list[dict[str, ob
     sim = v @ t.T  # (n, P)
     out = []
     for row, i in enumerate(idx):
-        scores, order = sim[row].topk(min(k, len(pool)))
-        out.append(
-            {
-                "clip": i,
-                "caption": emb.captions[i],
-                "top": [
-                    (emb.captions[pool[j]], float(s), pool[j] == i) for s, j in zip(scores, order)
-                ],
-            }
-        )
+        scores, order = sim[row].sort(descending=True)
+        top: list[tuple[str, float, bool]] = []
+        for score, j in zip(scores.tolist(), order.tolist()):
+            text = emb.captions[pool[j]]
+            if len(top) == k:
+                break
+            if all(text != t for t, _, _ in top):
+                top.append((text, float(score), text == emb.captions[i]))
+        out.append({"clip": i, "caption": emb.captions[i], "top": top})
     return out
 
 
@@ -251,7 +253,10 @@ def write_examples_png(emb: SplitEmbeddings, path: str, n: int = 4) -> list[dict
                 family="monospace",
                 color="green" if hit else "black",
             )
-    fig.suptitle("video -> text: top-5 captions of the split (* = the clip's own)", fontsize=10)
+    fig.suptitle(
+        "video -> text: the top-5 distinct captions of the split (* = the clip's own text)",
+        fontsize=10,
+    )
     fig.tight_layout()
     with fsspec.open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=90)
