@@ -25,6 +25,10 @@ def configure() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Ray Train's per-report line comes from a logger named by its file's path, not "ray.train"
+    context = sys.modules.get("ray.train.v2._internal.execution.context")
+    if context is not None and getattr(context, "__file__", None):
+        logging.getLogger(context.__file__).setLevel(logging.WARNING)
     if not sys.stdout.isatty():
         # Ray colours the "(RayTrainWorker pid=...)" prefix of relayed lines: raw escape
         # codes in a log file
