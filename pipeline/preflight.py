@@ -67,5 +67,9 @@ def check_inputs(input_uri: str, output: str, video_root: str | None) -> None:
     """Both checks; skipped for the manifest once a run has staged it (a resume reads the
     staged copy, so a manifest moved away since does not stop it)."""
     check_output_is_a_folder(output)
-    if not storage.exists(storage.join(output, "_work", "inputs", "_DONE.json")):
+    try:
+        staged = storage.exists(storage.join(output, "_work", "inputs", "_DONE.json"))
+    except Exception:  # noqa: BLE001 - an unreachable output is check_output's to report
+        staged = False
+    if not staged:
         check_manifest_has_a_video(input_uri, video_root)
