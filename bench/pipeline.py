@@ -10,6 +10,10 @@
    Prints both and the ratio (b)/(a); the goal is >= 0.8.
 2. Peak memory of one worker (`process_video` in a fresh process, and its ffmpeg child) on a
    `--long-seconds` video vs a `--seconds` one: the ratio should be ~1 (flat).
+3. ASR on the demo corpus's speech videos (espeak-ng, no captions; the corpus of `make corpus`,
+   written under data/bench/ when missing): word error rate against the spoken sentences and
+   CPU-seconds per audio-second of each engine (`--asr-engines`), model loading apart.
+   `--only-asr` runs this part alone.
 """
 
 from __future__ import annotations
@@ -162,6 +166,78 @@ def bench_memory(short: Path, long: Path) -> dict:
     return res
 
 
+def demo_speech(folder: Path) -> list[tuple[str, Path, str]]:
+    """(video id, 16 kHz mono s16le PCM as the pipeline makes it, spoken text) of the demo
+    corpus's speech videos."""
+    from pipeline.decode import ASR_SAMPLE_RATE
+    from pipeline.demo_corpus import write_demo_corpus
+
+    manifest = folder / "manifest.jsonl"
+    if not manifest.exists():
+        write_demo_corpus(folder)
+    out = []
+    for line in manifest.read_text().splitlines():
+        row = json.loads(line)
+        if "speech" not in row["variants"]:
+            continue
+        pcm = folder / "asr" / f"{row['id']}.s16le"
+        if not pcm.exists():
+            pcm.parent.mkdir(exist_ok=True)
+            af = f"aresample={ASR_SAMPLE_RATE}:async=1:first_pts=0"  # as pipeline.decode does
+            subprocess.run(
+                ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(folder / row["video"]),
+                 "-map", "0:a:0", "-af", af, "-ac", "1", "-f", "s16le", str(pcm)],
+                check=True,
+            )  # fmt: skip
+        out.append((row["id"], pcm, " ".join(s["text"] for s in row["scenes"])))
+    return out
+
+
+def bench_asr(engines: list[str]) -> dict[str, dict]:
+    """WER and CPU-s per audio-second of each engine on the demo's speech (in this process:
+    process_time counts every thread of an engine)."""
+    from pipeline.asr import load_engine
+    from pipeline.decode import ASR_SAMPLE_RATE
+    from pipeline.wer import corpus_wer
+
+    speech = demo_speech(CACHE / "demo-corpus")
+    audio_s = sum(p.stat().st_size / 2 / ASR_SAMPLE_RATE for _, p, _ in speech)
+    res = {}
+    for name in engines:
+        c0 = time.process_time()
+        engine = load_engine(name)
+        load_cpu = time.process_time() - c0
+        pairs, c0 = [], time.process_time()
+        for _, pcm, text in speech:
+            said = " ".join(s.text for s in engine.transcribe(str(pcm), ASR_SAMPLE_RATE))
+            pairs.append((text, said))
+        cpu = time.process_time() - c0
+        res[name] = {
+            "videos": len(speech),
+            "audio_s": audio_s,
+            "wer": corpus_wer(pairs),
+            "cpu_s_per_audio_s": cpu / audio_s,
+            "load_cpu_s": load_cpu,
+            "example": pairs[0],
+        }
+    return res
+
+
+def print_asr(res: dict[str, dict]) -> None:
+    first = next(iter(res.values()))
+    print(
+        f"== ASR on the demo corpus's {first['videos']} speech videos ({first['audio_s']:.0f} s of "
+        "espeak-ng speech, one thread) =="
+    )
+    for name, r in res.items():
+        print(
+            f"{name:26s} WER {100 * r['wer']:5.1f}%  {r['cpu_s_per_audio_s']:.3f} CPU-s per "
+            f"audio-second  (model load {r['load_cpu_s']:.1f} CPU-s)"
+        )
+    for name, r in res.items():
+        print(f"  {name}: said {r['example'][0]!r}, heard {r['example'][1]!r}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -171,7 +247,15 @@ def main() -> None:
     ap.add_argument("--long-seconds", type=float, default=600.0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument(
+        "--asr-engines", default="faster-whisper:tiny.en,pocketsphinx", help="comma-separated"
+    )
+    ap.add_argument("--only-asr", action="store_true")
     a = ap.parse_args()
+    engines = [e for e in a.asr_engines.split(",") if e]
+    if a.only_asr:
+        print_asr(bench_asr(engines))
+        return
     videos = make_inputs(a.videos, a.seconds)
     t = bench_throughput(videos, a.seconds, a.workers)
     print("== throughput (720p30 H.264 + AAC stereo -> 32x256p clips + 48 kHz FLAC) ==")
@@ -202,6 +286,8 @@ def main() -> None:
         print(
             f"ratio long/short: worker {m['worker_peak_ratio_long_vs_short']:.2f}, ffmpeg {m['ffmpeg_peak_ratio_long_vs_short']:.2f}  (goal ~1: flat)"
         )
+    if engines:
+        print_asr(bench_asr(engines))
 
 
 if __name__ == "__main__":

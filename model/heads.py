@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from model.collectives import sum_with_grad, world_size
+from .collectives import sum_with_grad, world_size
 
 
 class SyncBatchNorm1d(nn.BatchNorm1d):

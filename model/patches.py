@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.config import VattConfig
-from model.droptoken import kept_indices
-from model.positions import FactorizedPositions, LearnedPositions
+from .config import VattConfig
+from .droptoken import kept_indices
+from .positions import FactorizedPositions, LearnedPositions
 
 
 def video_patches(video: torch.Tensor, patch_frames: int, patch_size: int) -> torch.Tensor:

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.config import TowerSize
-from model.positions import RelativePositionBias
+from .config import TowerSize
+from .positions import RelativePositionBias
 
 
 class Attention(nn.Module):

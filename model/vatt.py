@@ -12,11 +12,11 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 
-from model.config import VattConfig
-from model.heads import CommonSpaceHeads
-from model.patches import AudioEmbedding, PatchEmbedding, TextEmbedding, VideoEmbedding
-from model.positions import FactorizedPositions, LearnedPositions
-from model.transformer import Transformer
+from .config import VattConfig
+from .heads import CommonSpaceHeads
+from .patches import AudioEmbedding, PatchEmbedding, TextEmbedding, VideoEmbedding
+from .positions import FactorizedPositions, LearnedPositions
+from .transformer import Transformer
 
 MODALITIES: tuple[str, ...] = ("video", "audio", "text")
 

@@ -27,11 +27,13 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__, storage
+from pipeline.asr import resolve_asr
 from pipeline.beam_job import NAMESPACE, build_graph
 from pipeline.errors import ConfigError
 from pipeline.labels import LabelCollector, LabelSpace
 from pipeline.manifest import ManifestError, ManifestProblem
 from pipeline.options import SCHEMA, BuildOptions
+from pipeline.preflight import check_inputs
 from pipeline.split_files import SplitFileOptions, read_input
 from pipeline.video import Failure, VideoRecord, round_folder
 
@@ -542,17 +544,13 @@ def build(
     t0 = time.monotonic()
     cpu0 = _cpu_seconds()
     output = output.rstrip("/")
+    # no usable manifest row, a file as output: one error before anything is written
+    check_inputs(input_uri, output, video_root, split_files)
+    opts = resolve_asr(opts)  # `auto` -> the engine it means here, checked to load
     check_output(output, opts, input_uri)
     stale = storage.remove_stale_temporaries(output)
     if stale:
         log.info("removed %d temporary files left by an interrupted run", stale)
-    if opts.asr not in ("auto", "none"):
-        from pipeline.asr import get_engine
-
-        try:
-            get_engine(opts.asr)
-        except Exception as exc:  # noqa: BLE001
-            raise ConfigError(f"--asr {opts.asr}: {exc}") from exc
     chunks, rows, videos, labels = stage_inputs(input_uri, output, video_root, split_files)
     log.info("%d videos (%d manifest rows) from %s", videos, rows, input_uri)
     if labels:

@@ -209,6 +209,16 @@ def _demo_corpus(a: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupted(output: str) -> str:
+    from pipeline import storage
+
+    done = storage.list_names(storage.join(output.rstrip("/"), "_work", "videos"), ".json")
+    return (
+        f"interrupted: {len(done)} videos were finished and are kept in {output}; "
+        "run the same command again to resume from them"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -240,23 +250,31 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # the local runner relays every worker warning (unparsed args, ...) through this logger
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+    if args.command != "build":
+        from pipeline.interrupt import allow_ctrl_c
+
+        allow_ctrl_c()  # blocked by `python -m pipeline` for the build's sake
     try:
         if args.command == "demo-corpus":
             return _demo_corpus(args)
         if args.command in ("inspect", "report"):
             return _view(args)
-        from pipeline.build import build
+        from pipeline.interrupt import on_ctrl_c
+        from pipeline.quiet import beam_noise_filtered
 
-        summary = build(
-            args.input,
-            args.output,
-            _options(args),
-            beam_args=rest,
-            video_root=args.video_root,
-            progress_every=args.progress_every,
-            split_files=_split_file_options(args),
-            retry_failed=args.retry_failed,
-        )
+        with on_ctrl_c(lambda: _interrupted(args.output)), beam_noise_filtered():
+            from pipeline.build import build
+
+            summary = build(
+                args.input,
+                args.output,
+                _options(args),
+                beam_args=rest,
+                video_root=args.video_root,
+                progress_every=args.progress_every,
+                split_files=_split_file_options(args),
+                retry_failed=args.retry_failed,
+            )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

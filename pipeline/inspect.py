@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import av
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline import storage
 from pipeline.errors import ConfigError
@@ -102,10 +101,7 @@ def read_index(output: str, columns: list[str]):
     fs, path = storage.fs_for(uri)
     if not fs.exists(path):
         raise DatasetReadError(f"{output}: no index.parquet (not a finished vatt-clips build?)")
-    # Opened and closed here: pyarrow leaves an fsspec file to the garbage collector, and
-    # gcsfs's background prefetcher then logs a destroyed pending task.
-    with fs.open(path, "rb") as f:
-        return pq.read_table(f, columns=columns)
+    return storage.read_parquet(uri, columns)  # not via an fsspec file: see read_parquet
 
 
 def pick_clips(
@@ -140,12 +136,14 @@ def pick_clips(
         rows = table.to_pylist()
         order = np.random.default_rng(seed).permutation(len(rows))
         seen: Counter[str] = Counter()
-        ranked = []
-        for pos in order:
+        ranked = []  # (clips of its video drawn before it, place in the random order, row)
+        for draw, pos in enumerate(order):
             vid = rows[pos]["video_id"]
-            ranked.append((seen[vid], int(pos)))
+            ranked.append((seen[vid], draw, int(pos)))
             seen[vid] += 1
-        rows = [rows[pos] for _, pos in sorted(sorted(ranked)[:sample], key=lambda x: x[1])]
+        # sorting by the row position here (not the draw) took the first videos of the index
+        # whatever the seed
+        rows = [rows[pos] for pos in sorted(pos for _, _, pos in sorted(ranked)[:sample])]
     return [Pick(r["key"], r["shard"], r["split"]) for r in rows]
 
 

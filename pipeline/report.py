@@ -18,7 +18,6 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from pipeline import storage
 from pipeline.errors import ConfigError
@@ -79,8 +78,27 @@ class DatasetStats:
     shards_total: int
     shards_read: int = 0
     words: list[int] = field(default_factory=list)  # per clip read
+    neighbors: dict[int, int] = field(default_factory=dict)  # captions in a clip's bag -> clips
     durations: dict[str, float] = field(default_factory=dict)  # per video read: seconds
     resolutions: dict[str, str] = field(default_factory=dict)  # per video read: "WxH" displayed
+
+    @property
+    def k(self) -> int:
+        """K, the MIL-NCE bag size the dataset was built with."""
+        return int(self.dataset.get("options", {}).get("clip", {}).get("neighbors", 0))
+
+    def neighbors_line(self) -> str:
+        """'neighbours per clip (K=5): 45 clips with 5, 98 with 4; 98 of 143 have fewer...'."""
+        total = sum(self.neighbors.values())
+        counts = sorted(self.neighbors.items(), reverse=True)
+        parts = ", ".join(
+            f"{c} {'clips ' if i == 0 else ''}with {n}" for i, (n, c) in enumerate(counts)
+        )
+        fewer = sum(c for n, c in self.neighbors.items() if n < self.k)
+        return (
+            f"neighbours per clip (K={self.k}): {parts}; {fewer} of {total} have fewer than K "
+            "(their video has fewer captions)"
+        )
 
     @property
     def clip_seconds(self) -> float:
@@ -101,11 +119,8 @@ def _read_json(uri: str) -> dict:
 
 
 def _failures(output: str, examples: int) -> dict[str, StageFailures]:
-    fs, path = storage.fs_for(storage.join(output, "failures.parquet"))
-    rows = []
-    if fs.exists(path):
-        with fs.open(path, "rb") as f:  # closed here, not by the garbage collector
-            rows = pq.read_table(f).to_pylist()
+    uri = storage.join(output, "failures.parquet")
+    rows = storage.read_parquet(uri).to_pylist() if storage.exists(uri) else []
     out: dict[str, StageFailures] = {}
     for r in rows:
         f = out.setdefault(r["stage"], StageFailures())
@@ -134,7 +149,9 @@ def collect_stats(output: str, cfg: ReportConfig | None = None) -> DatasetStats:
     cfg = cfg or ReportConfig()
     output = output.rstrip("/")
     dataset = _read_json(storage.join(output, "dataset.json"))
-    index = read_index(output, ["split", "video_id", "has_audio", "text_chars"]).to_pydict()
+    index = read_index(
+        output, ["split", "video_id", "has_audio", "text_chars", "n_neighbors"]
+    ).to_pydict()
     splits: dict[str, SplitStats] = {}
     videos: dict[str, set[str]] = {}
     for split, vid, audio, chars in zip(
@@ -147,6 +164,9 @@ def collect_stats(output: str, cfg: ReportConfig | None = None) -> DatasetStats:
         videos.setdefault(split, set()).add(vid)
     for split, ids in videos.items():
         splits[split].videos = len(ids)
+    neighbors: dict[int, int] = {}
+    for n in index["n_neighbors"]:
+        neighbors[int(n)] = neighbors.get(int(n), 0) + 1
     for sh in dataset.get("shards", []):
         s = splits.setdefault(sh["split"], SplitStats())
         s.shards += 1
@@ -157,6 +177,7 @@ def collect_stats(output: str, cfg: ReportConfig | None = None) -> DatasetStats:
         splits=dict(sorted(splits.items())),
         failures=_failures(output, cfg.examples),
         shards_total=len(dataset.get("shards", [])),
+        neighbors=dict(sorted(neighbors.items())),
     )
     for name in _shards_to_read(dataset.get("shards", []), cfg.max_shards):
         stats.shards_read += 1
@@ -199,6 +220,8 @@ def summarize(st: DatasetStats) -> str:
             f"  words per clip: mean {w.mean():.1f}, median {np.median(w):.0f}, max {w.max()} "
             f"({len(w)} clips of {st.shards_read}/{st.shards_total} shards)"
         )
+    if st.neighbors:
+        lines.append(f"  {st.neighbors_line()}")
     for stage, f in st.failures.items():
         lines.append(f"  failed at {stage}: {f.rows} (e.g. {f.examples[0][1][:100]})")
     if not st.failures:
@@ -329,6 +352,8 @@ def _text_section(st: DatasetStats) -> str:
     sources = st.dataset.get("counts", {}).get("text_sources", {})
     items = ", ".join(f"{html.escape(k)}: {v}" for k, v in sorted(sources.items())) or "–"
     out = f"<p>Text sources (videos): {items}.</p>"
+    if st.neighbors:
+        out += f'<p id="neighbors">MIL-NCE {html.escape(st.neighbors_line())}.</p>'
     if st.words:
         w = np.asarray(st.words)
         out += (

@@ -233,3 +233,25 @@ def _cause(exc: BaseException) -> str:
     if exc.__cause__ is not None and str(exc.__cause__) not in text:
         text += f" <- {type(exc.__cause__).__name__}: {exc.__cause__}"
     return text
+
+
+def read_parquet(uri: str, columns: list[str] | None = None):
+    """A Parquet file as a pyarrow Table, read so that no Arrow thread holds Python memory.
+
+    Why not `pq.read_table(fsspec_file)`: Arrow reads a Python file object through its I/O
+    thread pool, and a task there can drop the last reference to a buffer of Python bytes
+    after the read returned. When that happens while the interpreter exits, the thread cannot
+    take the GIL, Python ends it with pthread_exit, and the forced unwind through Arrow's C++
+    aborts the process ("terminate called without an active exception", exit 134: seen in ~1
+    of 10 builds, which read failures.parquet just before exiting). A local file is opened by
+    Arrow itself (its buffers are Arrow's); other URIs are read into memory first and parsed
+    from a buffer, whose reads are synchronous. One thread: no pool task outlives the call.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if is_local(uri):
+        source = uri.removeprefix("file://")
+    else:
+        source = pa.BufferReader(read_bytes(uri))
+    return pq.ParquetFile(source).read(columns=columns, use_threads=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 
 import psutil
 import ray
@@ -28,6 +29,43 @@ def quiet_worker_logs() -> None:
     ).setLevel(logging.ERROR)
 
 
+class NoGpuError(ValueError):
+    """--use-gpu on a cluster that has no GPU and cannot get one."""
+
+
+def use_session_token() -> None:
+    """The local cluster's token auth with a token of this run only, kept in the environment
+    (Ray's processes inherit it), unless the user set up auth: Ray's default generates
+    ~/.ray/auth_token, after which every later `ray start --head` on the machine requires it
+    (see README), and announces it in a WARNING banner."""
+    if any(os.environ.get(v) for v in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")):
+        return
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    # Ray still enables token mode by default; its banner would only say that
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(
+        logging.ERROR
+    )
+
+
+def require_gpus(workers: int, local: bool) -> None:
+    """With --use-gpu: NoGpuError when a local Ray (started here) has fewer GPUs than
+    workers; on an attached cluster, only a warning (its autoscaler may add GPU nodes)."""
+    have = int(ray.cluster_resources().get("GPU", 0))
+    if have >= workers:
+        return
+    if local:
+        raise NoGpuError(
+            f"--use-gpu: this machine's Ray has {have} GPU(s) for {workers} worker(s); "
+            "drop --use-gpu, or attach to a cluster with GPUs (RAY_ADDRESS)"
+        )
+    logger.warning(
+        "--use-gpu: the cluster has %d GPU(s) for %d worker(s) now; training starts when its "
+        "autoscaler adds them (Ray repeats 'No available node types can fulfill' until then)",
+        have,
+        workers,
+    )
+
+
 def connect(cpus: int) -> bool:
     """Attach to RAY_ADDRESS's cluster, else start a local one with `cpus` CPUs and no dashboard
     (it costs ~1 GB and seconds to start). True when this call started a local Ray."""
@@ -38,6 +76,7 @@ def connect(cpus: int) -> bool:
         return False
     for name, value in LOCAL_TRAIN_ENV.items():
         os.environ.setdefault(name, value)
+    use_session_token()
     ray.init(
         num_cpus=max(cpus, os.cpu_count() or 1),
         include_dashboard=False,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from train.data import LoaderConfig
-from train.schedule import ScheduleConfig
+if TYPE_CHECKING:  # imported where used: they load torch, and the CLIs parse arguments first
+    from train.data import LoaderConfig
+    from train.schedule import ScheduleConfig
 
 # Gradient clipping (max global L2 norm) by model config when --grad-clip is not given. The
 # paper and its reference code pretrain without clipping: 0 (off) for the paper configs. The
@@ -81,6 +82,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
 
     def loader(self) -> LoaderConfig:
+        from train.data import LoaderConfig
+
         return LoaderConfig(
             batch_size=self.batch_size,
             num_workers=self.loader_workers,
@@ -90,6 +93,8 @@ class TrainConfig:
         )
 
     def schedule(self) -> ScheduleConfig:
+        from train.schedule import ScheduleConfig
+
         return ScheduleConfig(
             peak_lr=self.lr,
             end_lr=self.end_lr,

@@ -21,9 +21,52 @@ embeddings coloured by label (labelled datasets) or by video.
 from __future__ import annotations
 
 import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m train.evaluate",
+        description="Zero-shot retrieval (video<->text, video<->audio) on held-out clips.",
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="checkpoint folder, or a run folder (its latest checkpoint)",
+    )
+    p.add_argument("--data", required=True, help="dataset root URI")
+    p.add_argument("--split", default="val", choices=("train", "val"))
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda:N")
+    p.add_argument("--json", action="store_true", help="print one JSON object only")
+    p.add_argument(
+        "--protocol",
+        default="clip",
+        choices=("clip", "video"),
+        help="rank clips (default), or videos: a benchmark's captioned test videos, clips "
+        "averaged into one embedding per video, one caption per video",
+    )
+    p.add_argument(
+        "--tsne",
+        default=None,
+        metavar="PNG",
+        help="also write a t-SNE of the video-text embeddings, coloured by label or video",
+    )
+    p.add_argument(
+        "--examples-png",
+        default=None,
+        help="also write a PNG of a few clips with their top-5 retrieved captions here",
+    )
+    return p
+
+
+if __name__ == "__main__":
+    # torch and transformers take ~7 s to import: --help and argument errors answer first
+    build_parser().parse_args()
+
+# ruff: noqa: E402 - the imports below come after the early parse above, on purpose
 import json
 import logging
-import sys
 from dataclasses import dataclass, field
 
 import fsspec
@@ -265,7 +308,10 @@ def write_tsne_png(emb: SplitEmbeddings, path: str, label_names: tuple[str, ...]
 
 
 def top_texts(emb: SplitEmbeddings, n: int = 4, k: int = 5) -> list[dict[str, object]]:
-    """For the first n clips with text: the k captions of the split nearest to the video."""
+    """For the first n clips with text: the k captions of the split nearest to the video.
+
+    As in the metrics, identical caption texts are one answer: each text is listed once, at
+    the score of its best-scoring clip, and it is a hit when it is the clip's own text."""
     text = emb.cat("has_text")
     idx = [i for i in range(min(len(emb.thumbs), text.shape[0])) if bool(text[i])][:n]
     pool = [i for i in range(text.shape[0]) if bool(text[i])]
@@ -276,16 +322,15 @@ def top_texts(emb: SplitEmbeddings, n: int = 4, k: int = 5) -> list[dict[str, ob
     sim = v @ t.T  # (n, P)
     out = []
     for row, i in enumerate(idx):
-        scores, order = sim[row].topk(min(k, len(pool)))
-        out.append(
-            {
-                "clip": i,
-                "caption": emb.captions[i],
-                "top": [
-                    (emb.captions[pool[j]], float(s), pool[j] == i) for s, j in zip(scores, order)
-                ],
-            }
-        )
+        scores, order = sim[row].sort(descending=True)
+        top: list[tuple[str, float, bool]] = []
+        for score, j in zip(scores.tolist(), order.tolist()):
+            text = emb.captions[pool[j]]
+            if len(top) == k:
+                break
+            if all(text != t for t, _, _ in top):
+                top.append((text, float(score), text == emb.captions[i]))
+        out.append({"clip": i, "caption": emb.captions[i], "top": top})
     return out
 
 
@@ -316,7 +361,10 @@ def write_examples_png(emb: SplitEmbeddings, path: str, n: int = 4) -> list[dict
                 family="monospace",
                 color="green" if hit else "black",
             )
-    fig.suptitle("video -> text: top-5 captions of the split (* = the clip's own)", fontsize=10)
+    fig.suptitle(
+        "video -> text: the top-5 distinct captions of the split (* = the clip's own text)",
+        fontsize=10,
+    )
     fig.tight_layout()
     with fsspec.open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=90)
@@ -345,40 +393,10 @@ def format_table(result: dict[str, object], emb: SplitEmbeddings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logs.configure()
-    p = argparse.ArgumentParser(
-        prog="python -m train.evaluate",
-        description="Zero-shot retrieval (video<->text, video<->audio) on held-out clips.",
-    )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        help="checkpoint folder, or a run folder (its latest checkpoint)",
-    )
-    p.add_argument("--data", required=True, help="dataset root URI")
-    p.add_argument("--split", default="val", choices=("train", "val"))
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--json", action="store_true", help="print one JSON object only")
-    p.add_argument(
-        "--protocol",
-        default="clip",
-        choices=("clip", "video"),
-        help="rank clips (default), or videos: a benchmark's captioned test videos, clips "
-        "averaged into one embedding per video, one caption per video",
-    )
-    p.add_argument(
-        "--tsne",
-        default=None,
-        metavar="PNG",
-        help="also write a t-SNE of the video-text embeddings, coloured by label or video",
-    )
-    p.add_argument(
-        "--examples-png",
-        default=None,
-        help="also write a PNG of a few clips with their top-5 retrieved captions here",
-    )
-    args = p.parse_args(argv)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     register_fsspec_schemes()
     transformers.utils.logging.disable_progress_bar()
     try:

@@ -13,19 +13,20 @@ import json
 import logging
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ray.train
-from transformers import PreTrainedTokenizerFast
-
-from model import CONFIG_NAMES, VattConfig, get_config, load_tokenizer
-from train import cluster, logs, storage
-from train.augment import AUGMENT_PRESETS, augment_preset
+from train import logs, ray_fit
 from train.config import TrainConfig
-from train.loop import CURVES_PNG, train_loop_per_worker
-from train.ray_fit import RunExistsError, fit, last_checkpoint, prepare_run_folder
-from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
-from train.vocabulary import build_vocabulary
+from train.names import AUGMENT_NAMES, CONFIG_NAMES
+from train.ray_fit import RunExistsError
+
+# Ray, torch, transformers and the model load in ~8 s: only after the arguments parse, so that
+# --help and argument errors answer at once.
+if TYPE_CHECKING:
+    import ray.train
+    from transformers import PreTrainedTokenizerFast
+
+    from model import VattConfig
 
 logger = logging.getLogger("train.pretrain")
 
@@ -65,7 +66,7 @@ def parse_weights(text: str) -> list[float]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m train.pretrain",
-        description="Pretrain VATT (NCE + MIL-NCE) on vatt-clips/1 shards with Ray Train. "
+        description="Pretrain VATT (NCE + MIL-NCE) on vatt-clips shards with Ray Train. "
         "Attaches to the Ray cluster in RAY_ADDRESS, else starts a local Ray.",
     )
     d = TrainConfig(data="")
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--augment",
         default=d.augment,
-        choices=sorted(AUGMENT_PRESETS),
+        choices=AUGMENT_NAMES,
         help="training augmentation: the paper's (default), light (no hue turn, no flip, "
         "crops >= 40%%: for content whose meaning is colour and direction), or none",
     )
@@ -167,6 +168,8 @@ def per_worker_batch(args: argparse.Namespace) -> int:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    from train import storage
+
     return TrainConfig(
         data=[storage.normalize(d) for d in args.data],  # Ray Train runs workers elsewhere
         data_weights=args.data_weights,
@@ -198,6 +201,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def prepare_tokenizer(tc: TrainConfig, vocab_size: int) -> PreTrainedTokenizerFast:
     """The run's tokenizer: reused from `output/tokenizer` if present, else the most frequent
     words of the train split's word counts (train.vocabulary), saved there."""
+    from model import load_tokenizer
+    from train import storage
+    from train.vocabulary import build_vocabulary
+
     target = storage.join(tc.output, "tokenizer")
     if storage.exists(storage.join(target, "tokenizer.json")):
         with tempfile.TemporaryDirectory() as tmp:
@@ -221,6 +228,11 @@ def check_inputs(tc: TrainConfig) -> VattConfig:
     """The model config, after checking everything that can be checked before Ray starts:
     names and geometry, the dataset (readable, a vatt-clips dataset), the run folder
     (writable: credentials, bucket)."""
+    from model import get_config
+    from train import storage
+    from train.augment import augment_preset
+    from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
+
     register_fsspec_schemes()
     model_cfg = get_config(tc.config, **tc.overrides)  # bad names, fields, geometry
     augment_preset(tc.augment)
@@ -238,6 +250,16 @@ def check_inputs(tc: TrainConfig) -> VattConfig:
     return model_cfg
 
 
+def check_run_folder(tc: TrainConfig, resume: bool, overwrite: bool) -> None:
+    """RunExistsError for a run folder in use without --resume/--overwrite; with --resume,
+    the run's settings against these (train.resume: refused, or applied and logged)."""
+    if ray_fit.check_run_folder(tc.output, resume, overwrite):
+        from train.resume import check_resume, run_config
+
+        for change in check_resume(tc, run_config(tc.output) or {}):
+            logger.info("--resume: %s (applied)", change)
+
+
 def run(
     tc: TrainConfig,
     resume: bool = False,
@@ -245,23 +267,36 @@ def run(
     model_cfg: VattConfig | None = None,
 ) -> ray.train.Result:
     """Train; returns Ray Train's Result (its .checkpoint is the last one). `model_cfg`: what
-    check_inputs(tc) returned, when the caller already ran it."""
+    check_inputs(tc) returned, when the caller already ran it (and check_run_folder)."""
+    from train import cluster, storage
+    from train.loop import train_loop_per_worker
+    from train.ray_fit import fit
+
     if model_cfg is None:
         model_cfg = check_inputs(tc)
-    prepare_run_folder(tc.output, resume, overwrite)
+        check_run_folder(tc, resume, overwrite)
+    if overwrite:
+        storage.remove(tc.output)
     tokenizer = prepare_tokenizer(tc, model_cfg.vocab_size)
     cluster.connect(tc.num_workers * tc.cpus_per_worker)
     return fit(train_loop_per_worker, {"train": tc.to_dict(), "tokenizer": tokenizer}, tc)
 
 
 def main(argv: list[str] | None = None) -> int:
-    logs.configure()
     args = build_parser().parse_args(argv)
+    logs.configure()
+    from train import cluster, storage
+    from train.loop import CURVES_PNG
+    from train.shardlist import DatasetRootError
+
     started = False
     try:
         tc = config_from_args(args)
         model_cfg = check_inputs(tc)  # before spending seconds on starting Ray
+        check_run_folder(tc, args.resume, args.overwrite)
         started = cluster.connect(tc.num_workers * tc.cpus_per_worker)
+        if tc.use_gpu:
+            cluster.require_gpus(tc.num_workers, local=started)
         result = run(tc, resume=args.resume, overwrite=args.overwrite, model_cfg=model_cfg)
     except (
         RunExistsError,
@@ -275,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if started:
             cluster.shutdown_local()
+    from train.ray_fit import last_checkpoint
+
     print(f"done: {result.metrics}")
     print(f"last checkpoint: {last_checkpoint(tc, result)}")
     print(f"loss curves: {storage.join(tc.output, 'tensorboard', CURVES_PNG)}")

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ray.train
-from ray.train.torch import TorchTrainer
+# Ray, and the checkpoint module's torch, load only when a run starts: `train.pretrain --help`
+# imports this module for RunExistsError and must answer at once.
+if TYPE_CHECKING:
+    import ray.train
 
-from train import storage
-from train.checkpoint import STATE_FILE
-from train.config import TrainConfig
+    from train.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -26,26 +26,46 @@ class RunExistsError(Exception):
 
 
 def existing_checkpoints(output: str) -> list[str]:
+    from train import storage
+    from train.checkpoint import STATE_FILE
+
     return storage.glob(storage.join(output, "checkpoint_*", STATE_FILE))
 
 
-def prepare_run_folder(output: str, resume: bool, overwrite: bool) -> None:
-    """Empty the folder (--overwrite), or refuse to start over a run without --resume."""
+def check_run_folder(output: str, resume: bool, overwrite: bool) -> bool:
+    """Refuse a run folder in use without --resume or --overwrite (RunExistsError); True when
+    --resume finds a run to continue."""
     if overwrite:
-        storage.remove(output)
-    elif existing_checkpoints(output) and not resume:
+        return False
+    found = bool(existing_checkpoints(output))
+    if found and not resume:
         raise RunExistsError(
             f"{output} already holds a run; pass --resume to continue it, --overwrite to "
             "start over, or another --output"
         )
-    elif resume and not existing_checkpoints(output):
+    if resume and not found:
         logger.warning("--resume: no checkpoint in %s yet, starting from scratch", output)
+    return resume and found
+
+
+def prepare_run_folder(output: str, resume: bool, overwrite: bool) -> None:
+    """Empty the folder (--overwrite), or refuse to start over a run without --resume."""
+    from train import storage
+
+    check_run_folder(output, resume, overwrite)
+    if overwrite:
+        storage.remove(output)
 
 
 def fit(
     loop: Callable[[dict[str, Any]], None], loop_config: dict[str, Any], tc: TrainConfig
 ) -> ray.train.Result:
     """Run `loop` on tc.num_workers Ray Train workers, storing the run at tc.output."""
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    from train import storage
+
     where = storage.ray_storage(tc.output)
     trainer = TorchTrainer(
         loop,
@@ -68,6 +88,8 @@ def fit(
 
 def last_checkpoint(tc: TrainConfig, result: ray.train.Result) -> str | None:
     """The URI of the run's last checkpoint (Ray's path has no scheme: named by the run's)."""
+    from train import storage
+
     if not result.checkpoint:
         return None
     return storage.join(tc.output, result.checkpoint.path.rstrip("/").rsplit("/", 1)[-1])

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline import media_synth as ms
 from pipeline.keys import sanitize_id
+from pipeline.wer import word_error_rate
 from tests.pipeline.conftest import (
     decode_flac,
     decode_mp4,
@@ -39,20 +40,29 @@ def built(tmp_path_factory):
     (d / "clock.vtt").write_text(VTT)
     (d / "bad.vtt").write_bytes(b"\x00\x01garbage\xff")
     speech, sr = ms.read_wav(
-        ms.synth_speech("hello world this is a test of speech", d / "speech.wav")
+        ms.synth_speech(
+            "hello world this is a test of speech", d / "speech.wav", words_per_minute=140
+        )
     )
     speech = np.concatenate([speech, np.zeros(int(sr * 4), dtype=speech.dtype)])
     frames = (np.full((120, 160, 3), 90, dtype=np.uint8) for _ in range(int(len(speech) / sr * 25)))
     hostile = ms.make_hostile_name_video(v, seconds=7.0)
     rows = [
-        {"id": "clock", "video": "videos/clock.mp4", "captions": "clock.vtt", "lang": "en"},
+        # `tags`: a pass-through list, empty in the first rows (as the demo's `variants`)
+        {
+            "id": "clock",
+            "video": "videos/clock.mp4",
+            "captions": "clock.vtt",
+            "lang": "en",
+            "tags": [],
+        },
         {"id": "rot.90", "video": "videos/rot.mp4", "captions": "clock.vtt"},
         {"id": "vfr", "video": "videos/vfr.mp4"},
         {"id": "surround", "video": "videos/s51.mp4"},
         {"id": "lowrate", "video": "videos/low.mp4"},
         {"id": "webm", "video": "videos/w.webm"},
         {"id": "silent", "video": "videos/silent.mp4", "captions": "clock.vtt"},
-        {"id": "speech", "video": "videos/speech.mp4"},
+        {"id": "speech", "video": "videos/speech.mp4", "tags": ["spoken"]},
         {"id": "badcaps", "video": "videos/clock.mp4", "captions": "bad.vtt"},
         {"id": "short", "video": "videos/short.mp4"},
         {"id": "zero", "video": "videos/zero.mp4"},
@@ -188,7 +198,7 @@ def test_captions_and_neighbours_follow_the_clip_window(samples):
     assert [x["text"] for x in meta["segments"]] == ["step 2 words", "step 3 words"]
     assert [x["text"] for x in meta["neighbors"]] == [f"step {k} words" for k in (0, 1, 2, 3, 4)]
     assert meta["text_source"] == "captions:vtt"
-    assert meta["meta"] == {"lang": "en"}
+    assert meta["meta"] == {"lang": "en", "tags": []}
     assert meta["probe"]["width"] == 160 and meta["probe"]["audio_codec"] == "aac"
 
 
@@ -231,9 +241,10 @@ def test_rotation_vfr_surround_low_rate_webm_and_no_audio(samples):
 def test_videos_without_captions_get_asr_text(samples):
     metas = [json.loads(s["json"]) for s in samples.values()]
     speech = [m for m in metas if m["video_id"] == "speech"]
-    assert speech and all(m["text_source"] == "asr:pocketsphinx" for m in speech)
-    words = " ".join(x["text"] for m in speech for x in m["neighbors"])
-    assert len(words.split()) >= 3
+    # `--asr auto`: faster-whisper with the packaged tiny.en model
+    assert speech and all(m["text_source"] == "asr:faster-whisper:tiny.en" for m in speech)
+    heard = " ".join(x["text"] for x in speech[0]["neighbors"])
+    assert word_error_rate("hello world this is a test of speech", heard) < 0.4, heard
     # captions, when given, win over ASR
     assert all(m["text_source"] == "captions:vtt" for m in metas if m["video_id"] == "clock")
 
@@ -263,7 +274,6 @@ def test_shards_roll_over_and_splits_hold_whole_videos(built, samples):
 
 
 def test_shards_read_back_with_plain_webdataset_and_hf_datasets(built, samples):
-    import datasets
     import webdataset as wds
 
     urls = sorted(str(p) for p in (built["out"] / "shards").glob("*.tar"))
@@ -274,24 +284,31 @@ def test_shards_read_back_with_plain_webdataset_and_hf_datasets(built, samples):
     assert isinstance(seen["clock_00000"]["json"], dict) and seen["clock_00000"]["txt"].startswith(
         "step"
     )
-    # raw bytes for the media members (HF would otherwise decode flac with torchcodec)
-    features = datasets.Features(
-        {
-            "__key__": datasets.Value("string"),
-            "__url__": datasets.Value("string"),
-            "mp4": datasets.Value("binary"),
-            "flac": datasets.Value("binary"),
-            "txt": datasets.Value("string"),
-            "json": {"clip": datasets.Value("int32"), "video_id": datasets.Value("string")},
-        }
-    )
-    hf = datasets.load_dataset(
-        "webdataset", data_files={"train": urls}, split="train", features=features
-    )
-    assert sorted(hf["__key__"]) == sorted(samples)
-    row = hf[[k for k in hf["__key__"]].index("clock_00001")]
+    # Hugging Face datasets, both modes, on the pinned versions: media as bytes (no
+    # torchcodec), the documented json fields typed, a typed pass-through column kept
+    from datasets import List, Value
+
+    from train.hf_datasets import load_clips
+
+    meta = {"lang": Value("string"), "tags": List(Value("string"))}
+    for split in ("train", "val"):
+        hf = load_clips(str(built["out"]), split, meta=meta)
+        streamed = list(load_clips(str(built["out"]), split, streaming=True))
+        assert [r["__key__"] for r in streamed] == hf["__key__"]
+        keys = {k for k, s in samples.items() if s["shard"].startswith(f"shards/{split}-")}
+        assert set(hf["__key__"]) == keys
+    rows = {r["__key__"]: r for r in load_clips(str(built["out"]), "train", True, meta)}
+    rows.update({r["__key__"]: r for r in load_clips(str(built["out"]), "val", meta=meta)})
+    row = rows["clock_00001"]
     assert row["json"]["clip"] == 1 and row["txt"] == "step 2 words step 3 words"
+    assert (
+        row["json"]["meta"] == {"lang": "en", "tags": []} and row["json"]["probe"]["width"] == 160
+    )
+    assert rows["speech_00000"]["json"]["meta"] == {"lang": None, "tags": ["spoken"]}
+    assert row["json"]["neighbors"][0]["text"].startswith("step")
     assert isinstance(row["mp4"], bytes) and len(decode_mp4(row["mp4"])) == 32
+    assert decode_flac(row["flac"])[1] == 48000
+    assert rows["silent_00000"]["flac"] is None and not rows["silent_00000"]["json"]["has_audio"]
 
 
 def test_rerun_on_a_finished_output_changes_nothing(built):
@@ -329,3 +346,32 @@ def test_tar_members_are_plain_webdataset_layout(built):
     assert len(firsts) == len(set(firsts))  # one sample's members together
     assert {n.split(".", 1)[1] for n in names} <= {"mp4", "flac", "txt", "json"}
     assert io.BytesIO(shard.read_bytes()).getbuffer().nbytes % 512 == 0
+
+
+def test_model_inputs_of_a_video_file_equal_those_of_its_shard_sample(built, samples):
+    """train.inputs.model_inputs cuts a file as the builder did: the same tensors as its
+    clip read back from the shards (a WebDataset sample, or a `datasets` row)."""
+    import torch
+
+    from model import VattModel, get_config, train_word_tokenizer
+    from train.hf_datasets import load_clips
+    from train.inputs import model_inputs
+
+    tok = train_word_tokenizer([f"step {k} words" for k in range(8)], vocab_size=32)
+    cfg = get_config("tiny", vocab_size=32)
+    sample = {k: v for k, v in samples["clock_00001"].items() if k != "shard"}
+    from_shard = model_inputs(sample, cfg, tok)
+    from_file = model_inputs(str(built["dir"] / "videos" / "clock.mp4"), cfg, tok, start=3.2)
+    assert from_shard["video"].shape == (1, 3, 16, 112, 112)
+    assert from_shard["audio"].shape == (1, 51200) and from_shard["text_ids"].shape == (1, 5, 16)
+    assert torch.equal(from_shard["video"], from_file["video"])
+    assert torch.equal(from_shard["audio"], from_file["audio"])
+    assert from_shard["video"].min() >= -1 and from_shard["video"].max() <= 1
+    rows = {r["__key__"]: r for s in ("train", "val") for r in load_clips(str(built["out"]), s)}
+    from_row = model_inputs(rows["clock_00001"], cfg, tok)
+    assert all(torch.equal(from_shard[k], from_row[k]) for k in from_shard)
+    queries = model_inputs(sample, cfg, tok, texts=["step 2 words", "nothing known"])
+    assert queries["text_ids"].shape == (2, 16)
+    with torch.no_grad():
+        out = VattModel(cfg).eval()(**from_file)
+    assert out["video_vt"].shape == (1, 64) and "text_vt" not in out  # no text in a bare file

@@ -323,6 +323,15 @@ def test_report_stats_come_from_the_samples(samples, report):
     }
     words = sorted(len(s["txt"].decode().split()) for s in samples.values())
     assert sorted(st.words) == words and max(words) == 12  # two cues of six words
+    bags: dict[int, int] = {}
+    for s in samples.values():
+        n = len(json.loads(s["json"])["neighbors"])
+        bags[n] = bags.get(n, 0) + 1
+    assert st.neighbors == bags and st.k == 5
+    fewer = sum(c for n, c in bags.items() if n < 5)
+    assert fewer > 0  # the videos without captions
+    assert f"{fewer} of {len(samples)} have fewer than K" in st.neighbors_line()
+    assert st.neighbors_line() in text_summary(str(st.output))
 
 
 def test_text_summary_and_report_cli(built, tmp_path, capsys):
@@ -444,3 +453,14 @@ def test_report_opens_in_headless_chromium_without_console_errors(report, tmp_pa
         re.search(r"Uncaught|CONSOLE\(\d+\).*[Ee]rror", (tmp_path / "chromium.log").read_text())
         is None
     )
+
+
+def test_random_picks_follow_the_seed_one_clip_per_video_first(built):
+    from pipeline.inspect import pick_clips
+
+    videos = {p.key.rsplit("_", 1)[0] for p in pick_clips(str(built), sample=99)}
+    firsts = {pick_clips(str(built), sample=1, seed=s)[0].key.rsplit("_", 1)[0] for s in range(12)}
+    assert len(firsts) > 1  # not the first video of the index whatever the seed
+    assert pick_clips(str(built), sample=2, seed=5) == pick_clips(str(built), sample=2, seed=5)
+    two = [p.key.rsplit("_", 1)[0] for p in pick_clips(str(built), sample=2, seed=3)]
+    assert len(set(two)) == 2 and set(two) <= videos

@@ -117,3 +117,45 @@ def test_the_portable_runner_writes_the_same_bytes(corpus, tmp_path):
     assert _shard_bytes(out) == _shard_bytes(ref)
     for name in ("index.parquet", "failures.parquet", "dataset.json"):
         assert (out / name).read_bytes() == (ref / name).read_bytes(), name
+
+
+def test_ctrl_c_says_what_is_kept_and_the_same_command_resumes(corpus, tmp_path):
+    """SIGINT to the build's whole process group, as a terminal's Ctrl-C: one line (no
+    traceback of any worker), exit 130, no process left, and the re-run equals the
+    uninterrupted build byte for byte."""
+    manifest, ref = corpus
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        build_command(manifest, out, *ARGS),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while len(storage.list_names(str(out / "_work" / "videos"), ".json")) < 1:
+        assert proc.poll() is None, "the build finished before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: ") and "run the same command again" in last
+    assert str(out) in last
+    assert not (out / "dataset.json").exists()
+    for _ in range(100):  # the killed workers are gone (reaped) within moments
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("processes of the interrupted build are still running")
+    run_build(manifest, out, *ARGS)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(ref / "index.parquet"), pd.read_parquet(out / "index.parquet")
+    )
+    assert _shard_bytes(out) == _shard_bytes(ref)

@@ -291,3 +291,30 @@ def test_examples_png_shows_each_clips_top_five_captions(tmp_path: Path) -> None
         assert all(cap != "caption 1" for cap, _, _ in r["top"])  # captionless clip never listed
     png = out.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_examples_list_identical_texts_once_as_the_clips_own() -> None:
+    """Another clip with the same caption text is the same answer (as in the metrics): listed
+    once, at its best score, marked as a hit."""
+    from train.evaluate import SplitEmbeddings, top_texts
+
+    torch.manual_seed(0)
+    n, d = 6, 8
+    video = torch.randn(n, d)
+    text = torch.randn(n, d)
+    text[4] = video[0]  # clip 4's text scores highest for clip 0's video...
+    text[0] = video[0] + 0.5 * torch.randn(d)
+    captions = [f"caption {i}" for i in range(n)]
+    captions[4] = captions[0] = "a red ball rolls"  # ...and it is the same text as clip 0's
+    emb = SplitEmbeddings(
+        video_vt=[video],
+        text_vt=[text],
+        has_text=[torch.ones(n, dtype=torch.bool)],
+        captions=captions,
+        thumbs=[np.zeros((8, 8, 3), np.uint8)],
+    )
+    (row,) = top_texts(emb, n=1)
+    listed = [t for t, _, _ in row["top"]]
+    assert listed[0] == "a red ball rolls" and row["top"][0][2]
+    assert row["top"][0][1] == pytest.approx(1.0, abs=1e-5)  # the best of the two clips
+    assert len(listed) == len(set(listed)) == 5 and sum(hit for _, _, hit in row["top"]) == 1

@@ -1,0 +1,93 @@
+"""vatt-clips/1 shards through Hugging Face `datasets` (its `webdataset` builder), no torchcodec.
+
+    from train.hf_datasets import load_clips
+    ds = load_clips("OUTPUT", "train")                  # a datasets.Dataset (cached as Arrow)
+    ds = load_clips("OUTPUT", "train", streaming=True)  # an IterableDataset, read as it goes
+
+Why a `features=` recipe rather than the builder's guess: datasets 5 types `mp4` members as
+`Video` and `flac` as `Audio`, both decoded through torchcodec (not loadable with a CPU-only
+torch), and it guesses the `json` schema from the first five samples, so a pass-through manifest
+column that is `[]` there becomes `null` and later rows fail to cast. Here media stay bytes (decode
+them with PyAV, `train.video.decode_clip`, or cast to `Audio`/`Video` where torchcodec works)
+and `json` has the documented fields with their types; the manifest's pass-through `meta` is
+left out unless its columns are typed by the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datasets
+from datasets import Features, List, Value
+
+from train.shardlist import list_shards
+
+SEGMENT = {"start": Value("float64"), "end": Value("float64"), "text": Value("string")}
+PROBE = {
+    "duration": Value("float64"),
+    "width": Value("int32"),
+    "height": Value("int32"),
+    "rotation": Value("int32"),
+    "fps": Value("float64"),
+    "video_codec": Value("string"),
+    "audio_codec": Value("string"),
+    "audio_channels": Value("int32"),
+    "audio_sample_rate": Value("int32"),
+    "format": Value("string"),
+}
+
+
+def clip_features(meta: dict[str, Any] | None = None) -> Features:
+    """The features of a vatt-clips/1 sample (docs/shard-format.md). `meta`: datasets types of
+    the manifest's pass-through columns to keep, e.g. {"lang": Value("string")}."""
+    json_fields: dict[str, Any] = {
+        "schema": Value("string"),
+        "key": Value("string"),
+        "video_id": Value("string"),
+        "clip": Value("int32"),
+        "source": Value("string"),
+        "start": Value("float64"),
+        "end": Value("float64"),
+        "fps": Value("float64"),
+        "frames": Value("int32"),
+        "width": Value("int32"),
+        "height": Value("int32"),
+        "sample_rate": Value("int32"),
+        "samples": Value("int32"),
+        "has_audio": Value("bool"),
+        "audio_padded": Value("int32"),
+        "text_source": Value("string"),
+        "segments": List(SEGMENT),
+        "neighbors": List(SEGMENT),
+        "probe": PROBE,
+    }
+    if meta:
+        json_fields["meta"] = dict(meta)
+    return Features(
+        {
+            "__key__": Value("string"),
+            "__url__": Value("string"),
+            "mp4": Value("binary"),
+            "flac": Value("binary"),  # None for a clip whose source has no audio
+            "txt": Value("string"),
+            "cls": Value("int64"),  # labelled datasets only (None otherwise)
+            "json": json_fields,
+        }
+    )
+
+
+def load_clips(
+    root: str, split: str = "train", streaming: bool = False, meta: dict[str, Any] | None = None
+) -> datasets.Dataset | datasets.IterableDataset:
+    """The clips of `split` under the dataset `root` (any fsspec URI), in dataset.json's shard
+    order, typed by `clip_features(meta)`."""
+    urls = list(list_shards(root, split).urls)
+    if not urls:
+        raise ValueError(f"{root} has no {split!r} shards")
+    return datasets.load_dataset(
+        "webdataset",
+        data_files={split: urls},
+        split=split,
+        features=clip_features(meta),
+        streaming=streaming,
+    )
