@@ -45,6 +45,8 @@ class ResumeConflictError(ValueError):
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        return value[0]  # one dataset root, as the user typed it
     return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
 
 
@@ -58,6 +60,8 @@ def run_config(output: str) -> dict[str, Any] | None:
 def check_resume(tc: TrainConfig, previous: dict[str, Any]) -> list[str]:
     """The applied differences, as lines; ResumeConflictError naming every refused one."""
     now = tc.to_dict()
+    if isinstance(previous.get("data"), str):  # a run saved before dataset mixtures
+        previous = {**previous, "data": [previous["data"]]}
     differ = sorted(k for k in set(now) | set(previous) if now.get(k) != previous.get(k))
     differ = [k for k in differ if k != "output"]
     refused = [k for k in differ if k not in (*APPLIED, "batch_size")]

@@ -47,6 +47,8 @@ def test_resume_applies_and_states_how_the_run_goes_on():
     assert any(c.startswith("num_workers 1 -> 2") for c in changes)
     assert any(c.startswith("batch_size 16 -> 8") for c in changes)
     assert check_resume(TrainConfig(**before), before) == []
+    saved_before_mixtures = {**before, "data": "/data/demo"}  # one root, as a string
+    assert check_resume(TrainConfig(**before), saved_before_mixtures) == []
 
 
 def _fake_run(folder: Path, config: dict) -> None:
