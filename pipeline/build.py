@@ -274,14 +274,17 @@ class Progress(threading.Thread):
         dt = time.monotonic() - self.t0
         rate = done / dt if dt else 0.0
         eta = (self.total - done) / rate if rate > 0 else float("nan")
+        # The shard plan needs every video's clip count, so no shard can be written before the
+        # last video of the round has its record: say so rather than "shards written 0".
+        written = f"shards written {shards}" if done >= self.total else "shards after all videos"
         log.info(
-            "progress: videos %d/%d (%.0f%%), %.2f videos/s, ETA %s, shards written %d",
+            "progress: videos %d/%d (%.0f%%), %.2f videos/s, ETA %s, %s",
             done,
             self.total,
             100.0 * done / max(self.total, 1),
             rate,
             f"{eta:.0f}s" if eta == eta else "?",
-            shards,
+            written,
         )
 
 
