@@ -38,12 +38,12 @@ test: setup
 	$(PY) -m pytest -q -ra tests
 
 lint: setup
-	.venv/bin/ruff check pipeline model train vattclips tests bench
-	.venv/bin/ruff format --check pipeline model train vattclips tests bench
+	.venv/bin/ruff check pipeline model train vattclips clifields tests bench
+	.venv/bin/ruff format --check pipeline model train vattclips clifields tests bench
 
 format: setup
-	.venv/bin/ruff format pipeline model train vattclips tests bench
-	.venv/bin/ruff check --fix pipeline model train vattclips tests bench
+	.venv/bin/ruff format pipeline model train vattclips clifields tests bench
+	.venv/bin/ruff check --fix pipeline model train vattclips clifields tests bench
 
 bench: setup
 	$(PY) bench/pipeline.py
