@@ -5,26 +5,41 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import dataclass, field
 
-from pipeline.clips import ClipSpec
-from pipeline.decode import EncodeOptions
+from clifields import add_arguments, option, values
 from pipeline.errors import ConfigError
 from pipeline.options import SCHEMA, BuildOptions
-from pipeline.split_files import KINETICS_PATTERN, SplitFileOptions
+from pipeline.split_files import SplitFileOptions
 
 log = logging.getLogger("pipeline")
 
 
-def parse_size(text: str) -> int:
-    """'1G', '500M', '64k' or a plain number of bytes."""
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-    t = text.strip().lower().removesuffix("b").removesuffix("i")
-    try:
-        if t and t[-1] in units:
-            return int(float(t[:-1]) * units[t[-1]])
-        return int(t)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1G, 500M)") from exc
+@dataclass(frozen=True)
+class BuildCommand:
+    """What `python -m pipeline build` takes: the input and output, how to read split files,
+    the options recorded in dataset.json, and how this run reports and retries. The parser is
+    built from these fields (clifields): each option is declared here or in the nested
+    dataclasses, with its help and default."""
+
+    input: str = option(
+        help="manifest: JSONL, CSV, Parquet, or a HowTo100M caption.json; or a benchmark's "
+        "split files: ucf101:DIR, hmdb51:DIR, kinetics:CSV, esc50:CSV (docs/pipeline.md)"
+    )
+    output: str = option(help="output root: a folder, gs://..., s3://...")
+    video_root: str | None = option(
+        None,
+        help="where relative video paths point (a caption.json's {id}.mp4, a split list's videos)",
+        default_text="the manifest's folder",
+    )
+    split_files: SplitFileOptions = field(default_factory=SplitFileOptions)
+    options: BuildOptions = field(default_factory=BuildOptions)
+    progress_every: float = option(10.0, help="seconds between progress lines")
+    retry_failed: bool = option(
+        False,
+        help="once the build is complete, try again the videos whose failure may pass (fetch "
+        "errors, timeouts, 5xx); their clips go to new shards, committed shards are kept",
+    )
 
 
 def _build_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,85 +51,7 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
         "--project, --region, --temp_location, --sdk_container_image, Flink/Spark options...). "
         "Re-running the same command on the same --output resumes.",
     )
-    b.add_argument(
-        "--input",
-        required=True,
-        help="manifest: JSONL, CSV, Parquet, or a HowTo100M caption.json; or a benchmark's "
-        "split files: ucf101:DIR, hmdb51:DIR, kinetics:CSV, esc50:CSV (docs/pipeline.md)",
-    )
-    b.add_argument("--output", required=True, help="output root: a folder, gs://..., s3://...")
-    b.add_argument(
-        "--video-root",
-        default=None,
-        help="where relative video paths point (a caption.json's {id}.mp4, a split list's "
-        "videos); default: the manifest's folder",
-    )
-    b.add_argument(
-        "--split-number", type=int, default=1, help="ucf101/hmdb51 input: official split 1-3"
-    )
-    b.add_argument("--val-fold", type=int, default=1, help="esc50 input: the fold used as val")
-    b.add_argument(
-        "--video-pattern",
-        default=KINETICS_PATTERN,
-        help="kinetics input: a row's file under --video-root (fields youtube_id, start, end, "
-        "label, label_dir, split)",
-    )
-    b.add_argument(
-        "--allow-audio-only",
-        action="store_true",
-        help="inputs without a video stream (e.g. wav) become audio-only samples (default: "
-        "failures)",
-    )
-    b.add_argument("--clip-seconds", type=float, default=3.2)
-    b.add_argument("--fps", type=float, default=10.0)
-    b.add_argument("--short-side", type=int, default=256)
-    b.add_argument("--sample-rate", type=int, default=48000)
-    b.add_argument("--neighbors", type=int, default=5, help="K captions nearest in time (MIL-NCE)")
-    b.add_argument("--max-clips-per-video", type=int, default=None)
-    b.add_argument(
-        "--clip-stride",
-        type=float,
-        default=None,
-        help="seconds between clip starts (default: clip length)",
-    )
-    b.add_argument(
-        "--val-fraction", type=float, default=0.1, help="share of whole videos in the val split"
-    )
-    b.add_argument(
-        "--shard-samples", type=int, default=1000, help="roll over after this many samples"
-    )
-    b.add_argument(
-        "--shard-bytes",
-        type=parse_size,
-        default=1 << 30,
-        help="roll over before this size (e.g. 1G)",
-    )
-    b.add_argument(
-        "--asr",
-        default="auto",
-        help="auto (captions, else pocketsphinx), none, pocketsphinx, whisper:<dir>",
-    )
-    b.add_argument("--crf", type=int, default=23, help="H.264 quality of the clips")
-    b.add_argument("--preset", default="veryfast", help="x264 preset of the clips")
-    b.add_argument(
-        "--ffmpeg-timeout", type=float, default=0.0, help="seconds per video (0: 60 + 4 x duration)"
-    )
-    b.add_argument("--max-video-seconds", type=float, default=4 * 3600.0)
-    b.add_argument("--max-video-bytes", type=parse_size, default=20 << 30)
-    b.add_argument(
-        "--max-video-pixels", type=int, default=7680 * 4320, help="frame area limit (8K)"
-    )
-    b.add_argument("--max-caption-cues", type=int, default=100_000, help="cues per captions file")
-    b.add_argument("--keep-spill", action="store_true", help="keep the per-video tars under _work/")
-    b.add_argument(
-        "--progress-every", type=float, default=10.0, help="seconds between progress lines"
-    )
-    b.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="once the build is complete, try again the videos whose failure may pass (fetch "
-        "errors, timeouts, 5xx); their clips go to new shards, committed shards are kept",
-    )
+    add_arguments(b, BuildCommand)
 
 
 def _view_parsers(sub: argparse._SubParsersAction) -> None:
@@ -127,7 +64,7 @@ def _view_parsers(sub: argparse._SubParsersAction) -> None:
     )
     i.add_argument("--split", default=None, help="only clips of this split")
     i.add_argument("--frames", type=int, default=8, help="frames shown per clip")
-    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--seed", type=int, default=0, help="seed of the --sample draw")
     i.add_argument("--out", required=True, help="PNG to write")
     r = sub.add_parser("report", help="self-contained HTML report of a built dataset")
     r.add_argument("output", help="a built dataset: a folder, gs://..., s3://...")
@@ -153,40 +90,10 @@ def _view(a: argparse.Namespace) -> int:
     return 0
 
 
-def _options(a: argparse.Namespace) -> BuildOptions:
+def _build_command(a: argparse.Namespace) -> BuildCommand:
     try:
-        clip = ClipSpec(
-            clip_seconds=a.clip_seconds,
-            fps=a.fps,
-            short_side=a.short_side,
-            sample_rate=a.sample_rate,
-            stride=a.clip_stride,
-            max_clips=a.max_clips_per_video,
-            neighbors=a.neighbors,
-        )
-        return BuildOptions(
-            clip=clip,
-            encode=EncodeOptions(crf=a.crf, preset=a.preset),
-            val_fraction=a.val_fraction,
-            shard_samples=a.shard_samples,
-            shard_bytes=a.shard_bytes,
-            asr=a.asr,
-            ffmpeg_timeout=a.ffmpeg_timeout,
-            max_video_seconds=a.max_video_seconds,
-            max_video_bytes=a.max_video_bytes,
-            max_video_pixels=a.max_video_pixels,
-            max_caption_cues=a.max_caption_cues,
-            keep_spill=a.keep_spill,
-            allow_audio_only=a.allow_audio_only,
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-
-
-def _split_file_options(a: argparse.Namespace) -> SplitFileOptions:
-    try:
-        return SplitFileOptions(a.split_number, a.val_fold, a.video_pattern)
-    except ValueError as exc:
+        return BuildCommand(**values(BuildCommand, a))
+    except ValueError as exc:  # a setting out of its range, named by its flag
         raise ConfigError(str(exc)) from exc
 
 
@@ -219,15 +126,15 @@ def _interrupted(output: str) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     _build_parser(sub)
     d = sub.add_parser("demo-corpus", help="write the embedded demo corpus (generated videos)")
-    d.add_argument("dir")
+    d.add_argument("dir", help="folder to write the videos, captions and manifest.jsonl to")
     d.add_argument("--videos", type=int, default=40, help="videos of the pretraining corpus")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=int, default=0, help="seed of the generated scenes")
     d.add_argument(
         "--labelled",
         action="store_true",
@@ -238,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--per-class", type=int, default=12, help="--labelled: videos per class")
     d.add_argument("--val-per-class", type=int, default=4, help="--labelled: of them, in val")
     _view_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "build":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -265,15 +177,16 @@ def main(argv: list[str] | None = None) -> int:
         with on_ctrl_c(lambda: _interrupted(args.output)), beam_noise_filtered():
             from pipeline.build import build
 
+            command = _build_command(args)
             summary = build(
-                args.input,
-                args.output,
-                _options(args),
+                command.input,
+                command.output,
+                command.options,
                 beam_args=rest,
-                video_root=args.video_root,
-                progress_every=args.progress_every,
-                split_files=_split_file_options(args),
-                retry_failed=args.retry_failed,
+                video_root=command.video_root,
+                progress_every=command.progress_every,
+                split_files=command.split_files,
+                retry_failed=command.retry_failed,
             )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

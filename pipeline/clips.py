@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from clifields import option
 from vattclips.nearest import caption_rank, nearest_k
 
 if TYPE_CHECKING:
@@ -17,13 +18,27 @@ if TYPE_CHECKING:
 class ClipSpec:
     """The geometry of every clip (the shard format's `fps`, `frames`, `samples`...)."""
 
-    clip_seconds: float = 3.2
-    fps: float = 10.0
-    short_side: int = 256
-    sample_rate: int = 48000
-    stride: float | None = None  # seconds between window starts; None = clip_seconds
-    max_clips: int | None = None  # per video; evenly spread over the video when it has more
-    neighbors: int = 5  # K, the MIL-NCE bag size
+    clip_seconds: float = option(
+        3.2,
+        help="window length in seconds; longer than the model's 3.2 s (e.g. 4.0 with "
+        "--clip-stride 3.2) gives the trainer a random sub-window per sample",
+    )
+    fps: float = option(10.0, help="frames per second of the clips (32 frames per 3.2 s clip)")
+    short_side: int = option(256, help="short side of the frames in pixels, aspect kept")
+    sample_rate: int = option(48000, help="audio sample rate of the clips (mono)")
+    stride: float | None = option(
+        None,
+        flag="--clip-stride",
+        help="seconds between window starts (overlapping or gapped windows)",
+        default_text="the clip length",
+    )
+    max_clips: int | None = option(
+        None,
+        flag="--max-clips-per-video",
+        help="at most this many windows per video, spread evenly over it",
+        default_text="all",
+    )
+    neighbors: int = option(5, help="K captions nearest in time stored per clip (MIL-NCE)")
 
     def __post_init__(self) -> None:
         if self.clip_seconds <= 0 or self.fps <= 0 or self.sample_rate <= 0:

@@ -29,6 +29,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from clifields import option
 from pipeline.clips import ClipSpec, Window, output_size
 from pipeline.errors import StageError
 from pipeline.ffmpeg_args import local_media_arg
@@ -49,9 +50,10 @@ class Interrupted(BaseException):
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    crf: int = 23
-    preset: str = "veryfast"
-    ffmpeg_threads: int = 1  # parallelism comes from the runner's workers
+    crf: int = option(23, help="H.264 quality of the clips (x264 CRF: lower is better, larger)")
+    preset: str = option("veryfast", help="x264 preset of the clips (speed against size)")
+    # no flag: parallelism comes from the runner's workers, one encoder thread each
+    ffmpeg_threads: int = option(1, flag=None, help="encoder threads per clip")
 
 
 @dataclass

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from clifields import option
 from pipeline.clips import ClipSpec
 from pipeline.decode import EncodeOptions
 
@@ -31,21 +33,68 @@ _CONTENT_FIELDS = (
 )
 
 
+def parse_size(text: str) -> int:
+    """'1G', '500M', '64k' or a plain number of bytes."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1G, 500M)") from exc
+
+
 @dataclass(frozen=True)
 class BuildOptions:
+    """The options of `python -m pipeline build` that `dataset.json` records (each field is
+    its flag, with its help: pipeline/cli.py builds the parser from them)."""
+
     clip: ClipSpec = field(default_factory=ClipSpec)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
-    val_fraction: float = 0.1  # whole videos, by a stable hash of the video id
-    shard_samples: int = 1000  # roll-over limits: a shard never holds more
-    shard_bytes: int = 1 << 30
-    asr: str = "auto"  # auto: captions when given, else offline ASR; none; an engine name
-    ffmpeg_timeout: float = 0.0  # per video, seconds; 0 = 60 s + 4 x the decoded duration
-    max_video_seconds: float = 4 * 3600.0  # longer videos go to failures (resource bound)
-    max_video_pixels: int = 7680 * 4320  # 8K; larger frames go to failures
-    max_video_bytes: int = 20 << 30  # remote videos are copied locally up to this size
-    max_caption_cues: int = 100_000  # a captions file with more cues is truncated (and reported)
-    keep_spill: bool = False  # keep per-video clip tars under _work/ after the shards are made
-    allow_audio_only: bool = False  # inputs without a video stream become audio-only samples
+    val_fraction: float = option(
+        0.1,
+        help="share of whole videos in the val split, by a stable hash of the video id (rows "
+        "with a split keep theirs)",
+    )
+    shard_samples: int = option(1000, help="roll over after this many samples")
+    shard_bytes: int = option(
+        1 << 30, parse=parse_size, default_text="1G", help="roll over before this size (e.g. 1G)"
+    )
+    asr: str = option(
+        "auto",
+        help="text of the videos without captions: auto (faster-whisper tiny.en when "
+        "installed, else pocketsphinx), faster-whisper:NAME_OR_DIR, pocketsphinx, "
+        "whisper:DIR (transformers), none",
+    )
+    ffmpeg_timeout: float = option(
+        0.0, help="seconds per video", default_text="0: 60 + 4 x the decoded duration"
+    )
+    max_video_seconds: float = option(
+        4 * 3600.0, help="longer videos go to failures (resource bound)", default_text="14400: 4 h"
+    )
+    max_video_pixels: int = option(
+        7680 * 4320,
+        help="frame area limit: larger frames go to failures",
+        default_text="7680 x 4320, 8K",
+    )
+    max_video_bytes: int = option(
+        20 << 30,
+        parse=parse_size,
+        default_text="20G",
+        help="remote videos are copied locally up to this size; larger go to failures",
+    )
+    max_caption_cues: int = option(
+        100_000, help="cues per captions file; more are truncated (and reported)"
+    )
+    keep_spill: bool = option(
+        False, help="keep the per-video clip tars under _work/ after the shards are made"
+    )
+    allow_audio_only: bool = option(
+        False,
+        help="inputs without a video stream (e.g. wav) become audio-only samples instead of "
+        "failures",
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction <= 1.0:

@@ -24,6 +24,7 @@ import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from clifields import option
 from pipeline import storage
 from pipeline.manifest import (
     ManifestError,
@@ -50,9 +51,13 @@ _KINETICS_SPLITS |= {"validation": "val", "test": "val"}  # a test list is evalu
 class SplitFileOptions:
     """How to read the split files (`pipeline build` flags of the same names)."""
 
-    split_number: int = 1  # UCF101 / HMDB51: which of the three official splits
-    val_fold: int = 1  # ESC-50: the fold that becomes `val` (the others are `train`)
-    video_pattern: str = KINETICS_PATTERN  # Kinetics: a row's video file under the root
+    split_number: int = option(1, help="ucf101/hmdb51 input: which official split, 1-3")
+    val_fold: int = option(1, help="esc50 input: the fold used as val (the others are train)")
+    video_pattern: str = option(
+        KINETICS_PATTERN,
+        help="kinetics input: a row's file under --video-root (fields youtube_id, start, end, "
+        "label, label_dir, split)",
+    )
 
     def __post_init__(self) -> None:
         if self.split_number not in (1, 2, 3):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import json
+from dataclasses import dataclass
+from typing import Any
 
-if TYPE_CHECKING:  # imported where used: they load torch, and the CLIs parse arguments first
-    from train.data import LoaderConfig
-    from train.schedule import ScheduleConfig
+from clifields import gather, option, same_as
+from train.loader_config import LoaderConfig
+from train.names import AUGMENT_NAMES, CONFIG_NAMES
+from train.schedule import ScheduleConfig
 
 # Gradient clipping (max global L2 norm) by model config when --grad-clip is not given. The
 # paper and its reference code pretrain without clipping: 0 (off) for the paper configs. The
@@ -20,38 +23,110 @@ def recipe_grad_clip(config: str) -> float:
     return RECIPE_GRAD_CLIP.get(config, 0.0)
 
 
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """["video_frames=8", "dropout=0.0"] -> {"video_frames": 8, "dropout": 0.0}."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def parse_weights(text: str) -> list[float]:
+    """--data-weights "0.8,0.2" -> [0.8, 0.2]."""
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+
+
 @dataclass
 class TrainConfig:
     """One pretraining run. Defaults follow the paper where a laptop run can (Adam 1e-4 ->
     5e-5, 10k warmup capped at a tenth of the run, no gradient clipping for the paper
-    configs); sizes are for this 2-core machine."""
+    configs); sizes are for this 2-core machine. Each field is an option of
+    `python -m train.pretrain` (clifields builds the parser from them); the loader's and the
+    schedule's settings are theirs (`same_as`), under the names the command line gives them."""
 
-    data: list[str]  # dataset root URIs (docs/shard-format.md); several = a mixture
-    data_weights: list[float] | None = None  # share of samples per root; None = by clips
-    output: str = "runs/vatt"  # run folder URI: checkpoints, tokenizer, tensorboard
-    config: str = "tiny"  # model config name (model.CONFIG_NAMES)
-    overrides: dict[str, Any] = field(default_factory=dict)  # VattConfig fields
-    max_steps: int = 1000
-    batch_size: int = 16  # per training worker; the global batch is x num_workers
-    num_workers: int = 1  # Ray Train workers (DDP ranks)
-    cpus_per_worker: int = 1
-    loader_workers: int = 2  # DataLoader processes per training worker
-    use_gpu: bool = False
-    compile: bool = False  # torch.compile the model
-    lr: float = 1e-4
-    end_lr: float = 5e-5
-    warmup_steps: int = 10_000
-    grad_clip: float | None = None  # max global L2 norm; 0 = off; None = recipe_grad_clip
-    log_every: int = 10
-    checkpoint_every: int = 100
-    keep_checkpoints: int = 3
-    max_failures: int = 3  # worker-group restarts from the last checkpoint
-    augment: str = "paper"  # train.augment.AUGMENT_PRESETS
-    shuffle_buffer: int = 512
-    interleave: int = 4
-    seed: int = 0
-    tokenizer_samples: int = 20_000  # clips read for the vocabulary without word_counts.json
-    temporal_jitter: bool = True  # random sub-window of clips longer than the model's span
+    data: list[str] = option(
+        many=True, help="dataset root URI (folder, gs://, s3://); repeat it to mix datasets"
+    )
+    data_weights: list[float] | None = option(
+        None,
+        parse=parse_weights,
+        metavar="W1,W2,...",
+        help="share of the samples drawn from each --data, e.g. 0.8,0.2",
+        default_text="in proportion to their train clips",
+    )
+    output: str = option("runs/vatt", help="run folder URI: checkpoints, tokenizer, tensorboard")
+    config: str = option("tiny", choices=CONFIG_NAMES, help="model config")
+    overrides: dict[str, Any] = option(
+        default_factory=dict,
+        flag="--set",
+        many=True,
+        convert=parse_overrides,
+        metavar="KEY=VALUE",
+        help="override a model config (VattConfig) field, e.g. --set video_frames=8 (repeatable)",
+    )
+    max_steps: int = same_as(ScheduleConfig, "total_steps", default=1000)
+    batch_size: int = same_as(
+        LoaderConfig,
+        "batch_size",
+        help="clips per training worker; the global batch is x --num-workers",
+    )
+    num_workers: int = option(1, help="Ray Train workers (DDP ranks)")
+    cpus_per_worker: int = option(1, help="CPUs (torch threads) per training worker")
+    loader_workers: int = same_as(
+        LoaderConfig, "num_workers", help="DataLoader processes per training worker"
+    )
+    use_gpu: bool = option(False, help="one GPU per worker, bf16 autocast")
+    compile: bool = option(False, help="torch.compile the model")
+    lr: float = same_as(ScheduleConfig, "peak_lr")
+    end_lr: float = same_as(ScheduleConfig, "end_lr")
+    warmup_steps: int = same_as(ScheduleConfig, "warmup_steps")
+    grad_clip: float | None = option(
+        None,
+        help="max global L2 norm of the gradients, 0 = off",
+        default_text="the config's recipe: off for the paper configs, as the paper; 1.0 for tiny",
+    )
+    log_every: int = option(10, help="steps between metrics lines (and TensorBoard points)")
+    checkpoint_every: int = option(100, help="steps between checkpoints")
+    keep_checkpoints: int = option(3, help="checkpoints kept (the latest ones)")
+    max_failures: int = option(
+        3, help="worker-group restarts from the last checkpoint after a worker dies"
+    )
+    augment: str = option(
+        "paper",
+        choices=AUGMENT_NAMES,
+        help="training augmentation: paper (the paper's), light (no hue turn, no flip, crops "
+        ">= 40%: for content whose meaning is colour and direction), or none",
+    )
+    shuffle_buffer: int = same_as(LoaderConfig, "shuffle_buffer")
+    interleave: int = same_as(LoaderConfig, "interleave", flag=None)
+    seed: int = same_as(
+        LoaderConfig, "seed", help="seed of the model init, the data order and the augmentation"
+    )
+    tokenizer_samples: int = option(
+        20_000,
+        flag=None,
+        help="clips read for the vocabulary of a dataset without word_counts.json",
+    )
+    temporal_jitter: bool = option(
+        True,
+        help="a random sub-window of clips longer than the model's span (built with a longer "
+        "--clip-seconds); the centre one at evaluation",
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.data, str):  # one root (and run configs saved before mixtures)
@@ -82,25 +157,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
 
     def loader(self) -> LoaderConfig:
-        from train.data import LoaderConfig
-
-        return LoaderConfig(
-            batch_size=self.batch_size,
-            num_workers=self.loader_workers,
-            shuffle_buffer=self.shuffle_buffer,
-            interleave=self.interleave,
-            seed=self.seed,
-        )
+        return gather(self, LoaderConfig)
 
     def schedule(self) -> ScheduleConfig:
-        from train.schedule import ScheduleConfig
-
-        return ScheduleConfig(
-            peak_lr=self.lr,
-            end_lr=self.end_lr,
-            warmup_steps=self.warmup_steps,
-            total_steps=self.max_steps,
-        )
+        return gather(self, ScheduleConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -34,6 +34,7 @@ import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset
 from transformers import PreTrainedTokenizerFast
 
+from train.loader_config import LoaderConfig
 from train.sample import ClipSpec, decode_sample
 from train.stream import (
     DataHealth,
@@ -57,17 +58,6 @@ TENSOR_FIELDS = (
     "text_mask",
 )
 DEFAULT_EPOCH_BATCHES = 1000  # per rank, when the dataset root does not say how many samples
-
-
-@dataclass(frozen=True)
-class LoaderConfig:
-    """How batches are drawn. `batch_size` is per rank (the global batch is x world size)."""
-
-    batch_size: int = 16
-    num_workers: int = 2
-    shuffle_buffer: int = 512  # raw samples (~0.3 MB each at 32x256p + 48 kHz audio)
-    interleave: int = 4  # shards read at once per loader worker
-    seed: int = 0
 
 
 @dataclass(frozen=True)

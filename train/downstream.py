@@ -148,17 +148,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--checkpoint", required=True, help="the pretrained run (or checkpoint)")
     p.add_argument("--data", required=True, help="labelled dataset root URI")
-    p.add_argument("--output", default="runs/downstream", help="fine-tuning runs go here")
-    p.add_argument("--template", default=DEFAULT_TEMPLATE, help="zero-shot prompt")
-    p.add_argument("--shots", type=int, default=2, help="few-shot: videos per class")
-    p.add_argument("--draws", type=int, default=5, help="few-shot draws averaged")
-    p.add_argument("--finetune-steps", type=int, default=60, help="0: no fine-tuning")
-    p.add_argument("--finetune-batch-size", type=int, default=8)
-    p.add_argument("--test-crops", type=int, default=3, help="fine-tune test crops per clip")
-    p.add_argument("--cpus", type=int, default=2, help="CPUs of the fine-tuning worker")
-    p.add_argument("--loader-workers", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=32, help="feature extraction batch")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--output", default="runs/downstream", help="fine-tuning runs go here (%(default)s)"
+    )
+    p.add_argument("--template", default=DEFAULT_TEMPLATE, help="zero-shot prompt (%(default)r)")
+    p.add_argument("--shots", type=int, default=2, help="few-shot: videos per class (%(default)s)")
+    p.add_argument("--draws", type=int, default=5, help="few-shot draws averaged (%(default)s)")
+    p.add_argument("--finetune-steps", type=int, default=60, help="0: no fine-tuning (%(default)s)")
+    p.add_argument(
+        "--finetune-batch-size",
+        type=int,
+        default=8,
+        help="clips per fine-tuning step (%(default)s)",
+    )
+    p.add_argument(
+        "--test-crops", type=int, default=3, help="fine-tune test crops per clip (%(default)s)"
+    )
+    p.add_argument(
+        "--cpus", type=int, default=2, help="CPUs of the fine-tuning worker (%(default)s)"
+    )
+    p.add_argument(
+        "--loader-workers",
+        type=int,
+        default=1,
+        help="DataLoader processes of the fine-tuning worker (%(default)s)",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=32, help="feature extraction batch (%(default)s)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random init, few-shot draws and fine-tuning seed (%(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object only")
     return p
 

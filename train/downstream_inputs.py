@@ -79,9 +79,17 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the checkpoint's config with random weights (the from-scratch baseline)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random init and sampling seed")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random init and sampling seed (%(default)s)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=32, help="clips per forward pass (%(default)s)"
+    )
+    p.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="torch device (default: cuda when available, else cpu)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object only")
 
 

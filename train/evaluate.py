@@ -35,8 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint folder, or a run folder (its latest checkpoint)",
     )
     p.add_argument("--data", required=True, help="dataset root URI")
-    p.add_argument("--split", default="val", choices=("train", "val"))
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--split", default="val", choices=("train", "val"), help="split scored (%(default)s)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=32, help="clips per forward pass (%(default)s)"
+    )
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda:N")
     p.add_argument("--json", action="store_true", help="print one JSON object only")
     p.add_argument(

@@ -22,15 +22,15 @@ from typing import Any
 import fsspec
 import ray.train
 
+from clifields import add_arguments, values
 from model import CONFIG_NAMES, VattConfig, load_tokenizer
 from train import cluster, storage
-from train.augment import AUGMENT_PRESETS
 from train.checkpoint import CheckpointNotFoundError, find_checkpoint, local_copy
 from train.classify import evaluate_classifier, load_classifier
 from train.downstream_inputs import labelled_dataset, parse_cli
 from train.finetune_config import FinetuneConfig
 from train.finetune_loop import finetune_loop_per_worker
-from train.pretrain import StorageAccessError, check_inputs, parse_overrides, prepare_tokenizer
+from train.pretrain import StorageAccessError, check_inputs, prepare_tokenizer
 from train.ray_fit import RunExistsError, fit, last_checkpoint, prepare_run_folder
 from train.shardlist import DatasetRootError
 
@@ -38,39 +38,18 @@ logger = logging.getLogger("train.finetune")
 
 EVAL_FILE = "eval.json"
 
-# The options that map one to one onto FinetuneConfig fields: --name-with-dashes, the field's
-# type and default (so each setting is declared once, in the dataclass).
-OPTIONS: dict[str, str] = {
-    "modality": "the tower fine-tuned (video; audio for sound classes)",
-    "max_steps": "optimizer steps",
-    "batch_size": "clips per training worker",
-    "num_workers": "Ray Train workers",
-    "cpus_per_worker": "CPUs (torch threads) per worker",
-    "loader_workers": "DataLoader processes per worker",
-    "lr": "peak learning rate (SGD)",
-    "end_lr": "learning rate at the end of the cosine decay",
-    "warmup_steps": "linear warmup (at most a tenth of --max-steps)",
-    "grad_clip": "max global gradient norm",
-    "momentum": "SGD momentum",
-    "weight_decay": "SGD weight decay",
-    "label_smoothing": "cross-entropy label smoothing (single-label sets)",
-    "classifier_dropout": "dropout before the linear head",
-    "test_crops": "spatial crops per clip at test time",
-    "log_every": "steps between progress lines",
-    "checkpoint_every": "steps between checkpoints",
-    "keep_checkpoints": "checkpoints kept",
-    "max_failures": "restarts from the last checkpoint after a worker dies",
-    "augment": "training augmentation preset",
-    "shuffle_buffer": "raw samples in the shuffle buffer",
-    "seed": "head init, from-scratch init and data order",
-}
+# TrainConfig's settings that fine-tuning does not offer: the weights come from --checkpoint or
+# --from-scratch, --data is one labelled root and --output is required (declared below), and
+# mixtures, torch.compile and the temporal jitter are pretraining's.
+NOT_OFFERED = ("data", "data_weights", "output", "config", "compile", "temporal_jitter")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m train.finetune",
         description="Fine-tune a VATT tower + classification head on labelled vatt-clips "
-        "shards with Ray Train, then test it on the val split (clips x crops averaged).",
+        "shards with Ray Train, then test it on the val split (clips x crops averaged). "
+        "--set video_size=320 (another input size) interpolates the positional tables.",
     )
     init = p.add_mutually_exclusive_group(required=True)
     init.add_argument("--checkpoint", help="pretrained run folder or checkpoint folder")
@@ -79,42 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data", required=True, help="labelled dataset root URI")
     p.add_argument("--output", required=True, help="run folder URI of the fine-tuning")
-    defaults = FinetuneConfig(data="")
-    for name, text in OPTIONS.items():
-        value = getattr(defaults, name)
-        kwargs: dict[str, Any] = {"type": type(value), "default": value}
-        if name == "modality":
-            kwargs["choices"] = ("video", "audio")
-        if name == "augment":
-            kwargs["choices"] = sorted(AUGMENT_PRESETS)
-        p.add_argument(f"--{name.replace('_', '-')}", help=f"{text} (%(default)s)", **kwargs)
-    p.add_argument("--use-gpu", action="store_true", help="one GPU per worker, bf16 autocast")
+    add_arguments(p, FinetuneConfig, skip=NOT_OFFERED)
     p.add_argument("--resume", action="store_true", help="continue the run in --output")
     p.add_argument("--overwrite", action="store_true", help="delete --output first")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a model config field (e.g. --set video_size=160: positions interpolated)",
-    )
     p.add_argument("--json", action="store_true", help="print the test result as one JSON object")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
     labels = labelled_dataset(args.data)
-    values = {name: getattr(args, name) for name in OPTIONS}
     return FinetuneConfig(
         data=storage.normalize(args.data),
         output=storage.normalize(args.output),
         init=storage.normalize(args.checkpoint) if args.checkpoint else None,
         config=args.from_scratch or "tiny",
-        overrides=parse_overrides(args.set),
-        use_gpu=args.use_gpu,
         labels=list(labels.names),
         multi_label=labels.multi_label,
-        **values,
+        **values(FinetuneConfig, args, skip=NOT_OFFERED),
     )
 
 

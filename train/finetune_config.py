@@ -13,8 +13,9 @@ every token).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from clifields import option, same_as
 from train.config import TrainConfig
 from train.schedule import ScheduleConfig
 
@@ -22,21 +23,34 @@ from train.schedule import ScheduleConfig
 @dataclass
 class FinetuneConfig(TrainConfig):
     """One fine-tuning run: `init` is the pretrained run or checkpoint to start from (None:
-    from scratch with `config`, the paper's baseline); `labels` come from the dataset."""
+    from scratch with `config`, the paper's baseline); `labels` come from the dataset. The
+    options of `python -m train.finetune` are these fields (and TrainConfig's it offers)."""
 
-    init: str | None = None
-    modality: str = "video"  # the tower fine-tuned: video, or audio (AudioSet / ESC-50)
-    labels: list[str] = field(default_factory=list)  # dataset.json labels, index -> name
-    multi_label: bool = False
-    lr: float = 0.005
-    end_lr: float = 0.0
-    warmup_steps: int = 2500
-    grad_clip: float = 0.75
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.1
-    classifier_dropout: float = 0.0
-    test_crops: int = 3
+    init: str | None = option(
+        None,
+        flag=None,  # --checkpoint RUN, or --from-scratch CONFIG (None): train/finetune.py
+        help="the pretrained run or checkpoint to start from; none: from scratch with config",
+    )
+    modality: str = option(
+        "video",
+        choices=("video", "audio"),
+        help="the tower fine-tuned (video; audio for sound classes: AudioSet, ESC-50)",
+    )
+    labels: list[str] = option(
+        default_factory=list, flag=None, help="the dataset's class names (index -> name)"
+    )
+    multi_label: bool = option(False, flag=None, help="clips may carry several labels")
+    lr: float = same_as(ScheduleConfig, "peak_lr", default=0.005, help="peak learning rate (SGD)")
+    end_lr: float = same_as(ScheduleConfig, "end_lr", default=0.0)
+    warmup_steps: int = same_as(ScheduleConfig, "warmup_steps", default=2500)
+    grad_clip: float = option(0.75, help="max global L2 norm of the gradients, 0 = off")
+    momentum: float = option(0.9, help="SGD momentum")
+    weight_decay: float = option(0.0, help="SGD weight decay")
+    label_smoothing: float = option(
+        0.1, help="cross-entropy label smoothing (single-label datasets)"
+    )
+    classifier_dropout: float = option(0.0, help="dropout before the linear head")
+    test_crops: int = option(3, help="spatial crops per clip at test time")
 
     def __post_init__(self) -> None:
         super().__post_init__()

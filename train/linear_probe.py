@@ -262,9 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--crops",
         type=int,
         default=1,
-        help="spatial crops averaged per clip (3: left/centre/right); 1 = the centre crop",
+        help="spatial crops averaged per clip (3: left/centre/right); 1 = the centre crop "
+        "(default)",
     )
-    p.add_argument("--shots", type=int, default=None, help="few-shot: N train videos per class")
+    p.add_argument(
+        "--shots",
+        type=int,
+        default=None,
+        help="few-shot: N train videos per class (default: all, not few-shot)",
+    )
     p.add_argument("--draws", type=int, default=5, help="few-shot draws averaged (%(default)s)")
     return p
 

@@ -9,16 +9,19 @@ Ray on this machine.
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import logging
 import sys
 import tempfile
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from clifields import add_arguments, option, values
 from train import logs, ray_fit
 from train.config import TrainConfig
-from train.names import AUGMENT_NAMES, CONFIG_NAMES
+from train.config import parse_overrides as parse_overrides  # where the CLIs imported it
 from train.ray_fit import RunExistsError
+from train.runs import RUNS
 
 # Ray, torch, transformers and the model load in ~8 s: only after the arguments parse, so that
 # --help and argument errors answer at once.
@@ -35,32 +38,25 @@ class StorageAccessError(Exception):
     """The dataset cannot be read or the run folder cannot be written (credentials, bucket)."""
 
 
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+@dataclass(frozen=True)
+class PretrainCommand:
+    """What the command line adds to a TrainConfig: the named run it starts from, the batch
+    over all workers, and what to do with a run folder in use."""
 
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """["video_frames=8", "dropout=0.0"] -> {"video_frames": 8, "dropout": 0.0}."""
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        out[key.strip()] = _value(value.strip())
-    return out
-
-
-def parse_weights(text: str) -> list[float]:
-    """--data-weights "0.8,0.2" -> [0.8, 0.2]."""
-    try:
-        return [float(w) for w in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected numbers separated by commas, got {text!r}"
-        ) from None
+    run: str | None = option(
+        None,
+        choices=tuple(RUNS),
+        help="start from this named run's settings (train/runs.py); the options given change them",
+        default_text="none: the defaults below",
+    )
+    global_batch_size: int | None = option(
+        None,
+        help="the batch over all workers (the paper's 2048), instead of --batch-size; must "
+        "divide by --num-workers",
+        default_text="--batch-size x --num-workers",
+    )
+    resume: bool = option(False, help="continue the run in --output")
+    overwrite: bool = option(False, help="delete --output first")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,132 +65,49 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pretrain VATT (NCE + MIL-NCE) on vatt-clips shards with Ray Train. "
         "Attaches to the Ray cluster in RAY_ADDRESS, else starts a local Ray.",
     )
-    d = TrainConfig(data="")
-    p.add_argument(
-        "--data",
-        required=True,
-        action="append",
-        help="dataset root URI (folder, gs://, s3://); repeat it to mix datasets",
-    )
-    p.add_argument(
-        "--data-weights",
-        type=parse_weights,
-        default=None,
-        metavar="W1,W2,...",
-        help="share of the samples drawn from each --data, e.g. 0.8,0.2 (default: in "
-        "proportion to their train clips)",
-    )
-    p.add_argument("--config", default=d.config, choices=CONFIG_NAMES, help="model config")
-    p.add_argument("--output", default=d.output, help="run folder URI (default %(default)s)")
-    p.add_argument("--max-steps", type=int, default=d.max_steps)
-    batch = p.add_mutually_exclusive_group()
-    batch.add_argument(
-        "--batch-size", type=int, default=d.batch_size, help="per training worker (%(default)s)"
-    )
-    batch.add_argument(
-        "--global-batch-size",
-        type=int,
-        default=None,
-        help="the batch over all workers (the paper's 2048); must divide by --num-workers",
-    )
-    p.add_argument("--num-workers", type=int, default=d.num_workers, help="Ray Train workers")
-    p.add_argument("--cpus-per-worker", type=int, default=d.cpus_per_worker)
-    p.add_argument(
-        "--loader-workers",
-        type=int,
-        default=d.loader_workers,
-        help="DataLoader processes per training worker",
-    )
-    p.add_argument("--use-gpu", action="store_true", help="one GPU per worker, bf16 autocast")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--resume", action="store_true", help="continue the run in --output")
-    p.add_argument("--overwrite", action="store_true", help="delete --output first")
-    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
-    p.add_argument("--end-lr", type=float, default=d.end_lr)
-    p.add_argument(
-        "--warmup-steps", type=int, default=d.warmup_steps, help="capped at a tenth of --max-steps"
-    )
-    p.add_argument(
-        "--grad-clip",
-        type=float,
-        default=None,
-        help="max global L2 norm of the gradients, 0 = off (default: the config's recipe: "
-        "off for the paper configs, as the paper; 1.0 for tiny)",
-    )
-    p.add_argument(
-        "--temporal-jitter",
-        action=argparse.BooleanOptionalAction,
-        default=d.temporal_jitter,
-        help="a random sub-window of clips longer than the model's span (built with a longer "
-        "--clip-seconds); the centre one at evaluation (default: on)",
-    )
-    p.add_argument("--log-every", type=int, default=d.log_every)
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
-    p.add_argument(
-        "--max-failures",
-        type=int,
-        default=d.max_failures,
-        help="restarts from the last checkpoint after a worker dies",
-    )
-    p.add_argument(
-        "--augment",
-        default=d.augment,
-        choices=AUGMENT_NAMES,
-        help="training augmentation: the paper's (default), light (no hue turn, no flip, "
-        "crops >= 40%%: for content whose meaning is colour and direction), or none",
-    )
-    p.add_argument("--shuffle-buffer", type=int, default=d.shuffle_buffer)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a model config field, e.g. --set video_frames=8 (repeatable)",
-    )
+    add_arguments(p, PretrainCommand)
+    add_arguments(p, TrainConfig)
     return p
 
 
-def per_worker_batch(args: argparse.Namespace) -> int:
-    if args.global_batch_size is None:
-        return args.batch_size
-    if args.num_workers < 1 or args.global_batch_size % args.num_workers:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with the check argparse cannot declare across two dataclasses."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if hasattr(args, "batch_size") and hasattr(args, "global_batch_size"):
+        parser.error("argument --global-batch-size: not allowed with argument --batch-size")
+    return args
+
+
+def per_worker_batch(global_batch_size: int, num_workers: int) -> int:
+    if num_workers < 1 or global_batch_size % num_workers:
         raise ValueError(
-            f"--global-batch-size {args.global_batch_size} is not divisible by "
-            f"--num-workers {args.num_workers}"
+            f"--global-batch-size {global_batch_size} is not divisible by "
+            f"--num-workers {num_workers}"
         )
-    return args.global_batch_size // args.num_workers
+    return global_batch_size // num_workers
+
+
+def command_from_args(args: argparse.Namespace) -> PretrainCommand:
+    return PretrainCommand(**values(PretrainCommand, args))
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of the command line: the named run's (else TrainConfig's defaults)
+    changed by the options given; `--set` adds to the run's model overrides."""
     from train import storage
 
-    return TrainConfig(
-        data=[storage.normalize(d) for d in args.data],  # Ray Train runs workers elsewhere
-        data_weights=args.data_weights,
-        output=storage.normalize(args.output),
-        config=args.config,
-        overrides=parse_overrides(args.set),
-        max_steps=args.max_steps,
-        batch_size=per_worker_batch(args),
-        num_workers=args.num_workers,
-        cpus_per_worker=args.cpus_per_worker,
-        loader_workers=args.loader_workers,
-        use_gpu=args.use_gpu,
-        compile=args.compile,
-        lr=args.lr,
-        end_lr=args.end_lr,
-        warmup_steps=args.warmup_steps,
-        grad_clip=args.grad_clip,
-        log_every=args.log_every,
-        checkpoint_every=args.checkpoint_every,
-        keep_checkpoints=args.keep_checkpoints,
-        max_failures=args.max_failures,
-        augment=args.augment,
-        shuffle_buffer=args.shuffle_buffer,
-        seed=args.seed,
-        temporal_jitter=args.temporal_jitter,
+    command = command_from_args(args)
+    changes = values(TrainConfig, args)
+    model_overrides = changes.pop("overrides", {})
+    tc = (RUNS[command.run] if command.run else TrainConfig)(**changes)
+    if model_overrides:
+        tc = dataclasses.replace(tc, overrides={**tc.overrides, **model_overrides})
+    if command.global_batch_size is not None:
+        batch = per_worker_batch(command.global_batch_size, tc.num_workers)
+        tc = dataclasses.replace(tc, batch_size=batch)
+    return dataclasses.replace(  # absolute local paths: Ray Train runs workers elsewhere
+        tc, data=[storage.normalize(d) for d in tc.data], output=storage.normalize(tc.output)
     )
 
 
@@ -283,7 +196,8 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
+    command = command_from_args(args)
     logs.configure()
     from train import cluster, storage
     from train.loop import CURVES_PNG
@@ -293,11 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tc = config_from_args(args)
         model_cfg = check_inputs(tc)  # before spending seconds on starting Ray
-        check_run_folder(tc, args.resume, args.overwrite)
+        check_run_folder(tc, command.resume, command.overwrite)
         started = cluster.connect(tc.num_workers * tc.cpus_per_worker)
         if tc.use_gpu:
             cluster.require_gpus(tc.num_workers, local=started)
-        result = run(tc, resume=args.resume, overwrite=args.overwrite, model_cfg=model_cfg)
+        result = run(tc, command.resume, command.overwrite, model_cfg=model_cfg)
     except (
         RunExistsError,
         StorageAccessError,

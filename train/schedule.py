@@ -12,17 +12,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+from clifields import option
+
+if TYPE_CHECKING:  # imported where used: TrainConfig declares its settings from these, and the
+    import torch  # CLIs parse arguments before torch loads
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    peak_lr: float = 1e-4
-    end_lr: float = 5e-5
-    warmup_steps: int = 10_000
-    total_steps: int = 500_000
-    half_cosine: bool = False
+    peak_lr: float = option(1e-4, help="peak learning rate, reached at the end of the warmup")
+    end_lr: float = option(5e-5, help="learning rate at the end of the decay")
+    warmup_steps: int = option(10_000, help="linear warmup steps (at most a tenth of the run)")
+    total_steps: int = option(500_000, help="optimizer steps; the decay ends there")
+    half_cosine: bool = option(
+        False, help="the usual half-period cosine decay instead of the paper's quarter period"
+    )
 
     def effective_warmup(self) -> int:
         """Warmup for this run: the configured steps, at most a tenth of a short run."""
@@ -45,4 +51,6 @@ def make_scheduler(
     optimizer: torch.optim.Optimizer, cfg: ScheduleConfig
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR following `lr_at` (the optimizer's lr must be `cfg.peak_lr`)."""
+    import torch
+
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step, cfg) / cfg.peak_lr)

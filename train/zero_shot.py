@@ -120,14 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--template", default=DEFAULT_TEMPLATE, help="prompt, {} = the class (%(default)r)"
     )
-    p.add_argument("--split", default="val", choices=("train", "val"))
+    p.add_argument(
+        "--split", default="val", choices=("train", "val"), help="split classified (%(default)s)"
+    )
     p.add_argument(
         "--per",
         default="video",
         choices=("video", "clip"),
         help="classify each video (its clips' embeddings averaged, default) or each clip",
     )
-    p.add_argument("--crops", type=int, default=1, help="spatial crops averaged per clip")
+    p.add_argument(
+        "--crops", type=int, default=1, help="spatial crops averaged per clip (%(default)s)"
+    )
     return p
 
 
