@@ -5,9 +5,8 @@ CLI's own parser, the model, optimizer, input spec and step from `train.loop.PRE
 loader from `train.data`, the schedule from `train.schedule`), minus Ray and checkpoints, on
 the generated test shards (`tests/train/conftest.py` SPEC, its tokenizer recipe), with no
 augmentation and no dropout (DropToken stays, seeded), one torch thread and deterministic
-algorithms. The per-step
-losses are checked in as tests/assets/losses/tiny_20steps.txt; `tests/train/test_golden.py`
-compares a fresh run with it.
+algorithms. The per-step losses are checked in as tests/assets/losses/tiny_20steps.txt;
+`tests/train/test_golden.py` compares a fresh run with it.
 
     .venv/bin/python -m tests.train.golden            # run, print the curve and its differences
     .venv/bin/python -m tests.train.golden --write    # run and rewrite the checked-in file
