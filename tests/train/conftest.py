@@ -106,10 +106,15 @@ def any_root(synthetic_root: Path) -> str:
     return os.environ.get("VATT_TEST_SHARDS") or str(synthetic_root)
 
 
+def word_tokenizer(root: Path) -> PreTrainedTokenizerFast:
+    """The tokenizer of the tests: the words of the train split's captions."""
+    urls = list_shards(str(root), "train").urls
+    return train_word_tokenizer(list(caption_corpus(urls)), vocab_size=8192)
+
+
 @pytest.fixture(scope="session")
 def tokenizer(synthetic_root: Path) -> PreTrainedTokenizerFast:
-    urls = list_shards(str(synthetic_root), "train").urls
-    return train_word_tokenizer(list(caption_corpus(urls)), vocab_size=8192)
+    return word_tokenizer(synthetic_root)
 
 
 @pytest.fixture(scope="session")
