@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.media_synth import synth_video  # noqa: E402
+from pipeline.synth.media import synth_video  # noqa: E402
 
 CACHE = ROOT / "data" / "bench"
 
@@ -170,7 +170,7 @@ def demo_speech(folder: Path) -> list[tuple[str, Path, str]]:
     """(video id, 16 kHz mono s16le PCM as the pipeline makes it, spoken text) of the demo
     corpus's speech videos."""
     from pipeline.decode import ASR_SAMPLE_RATE
-    from pipeline.demo_corpus import write_demo_corpus
+    from pipeline.synth.demo_corpus import write_demo_corpus
 
     manifest = folder / "manifest.jsonl"
     if not manifest.exists():
