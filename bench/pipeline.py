@@ -138,9 +138,10 @@ def bench_throughput(videos: list[Path], seconds: float, workers: int) -> dict:
 WORKER = """
 import json, resource, sys, tempfile
 from pipeline.options import BuildOptions
+from pipeline.manifest import ManifestRow
 from pipeline.video import process_video
 out = tempfile.mkdtemp()
-row = {"video": sys.argv[1], "video_id": "bench", "line": 1, "captions": None, "meta": {}}
+row = ManifestRow(video=sys.argv[1], video_id="bench", line=1, captions=None)
 rec = process_video(row, out, BuildOptions(asr="none"))
 me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -31,11 +31,12 @@ from pipeline.asr import resolve_asr
 from pipeline.beam_job import NAMESPACE, build_graph
 from pipeline.errors import ConfigError
 from pipeline.labels import LabelCollector, LabelSpace
-from pipeline.manifest import ManifestError, ManifestProblem
+from pipeline.manifest import ManifestError, ManifestProblem, ManifestRow
 from pipeline.options import SCHEMA, BuildOptions
 from pipeline.preflight import check_inputs
+from pipeline.records import Failure, LostClips, RoundRecord, ShardCommit, ShardEntry, VideoRecord
 from pipeline.split_files import SplitFileOptions, read_input
-from pipeline.video import Failure, VideoRecord, round_folder
+from pipeline.video import round_folder
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class BuildSummary:
     cpu_seconds: float = 0.0
     counters: dict[str, int] = field(default_factory=dict)
     retryable: list[str] = field(default_factory=list)  # ids of failed videos a retry may save
-    shard_list: list[dict] = field(default_factory=list)  # {name, split, samples, bytes}
+    shard_list: list[ShardEntry] = field(default_factory=list)
     retried: int = 0  # videos tried again by this command (--retry-failed)
 
     def lines(self) -> list[str]:
@@ -113,6 +114,29 @@ class BuildSummary:
                 "timeouts, 5xx): run the same command with --retry-failed to try them again"
             )
         return lines
+
+
+@dataclass(frozen=True)
+class StagedInputs:
+    """`_work/inputs/_DONE.json` (a retry round's: `{round folder}/inputs/_DONE.json`): the
+    input chunks are staged; a resumed build reads the same list."""
+
+    chunks: list[str]
+    videos: int  # rows that are videos to process
+    rows: int | None = None  # manifest rows (the first round's staging only)
+    labels: LabelSpace | None = None  # collected over every row (the first round's only)
+
+    def to_json(self) -> bytes:
+        d: dict = {"chunks": self.chunks}
+        if self.rows is not None:
+            d["rows"] = self.rows
+        d["videos"] = self.videos
+        return json.dumps({**d, **(self.labels.to_dict() if self.labels else {})}).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> StagedInputs:
+        d = json.loads(data)
+        return cls(d["chunks"], d["videos"], d.get("rows"), LabelSpace.from_dict(d))
 
 
 def _work(output: str, *parts: str) -> str:
@@ -172,10 +196,10 @@ def stage_inputs(
     """
     done_uri = _work(output, "inputs", "_DONE.json")
     if storage.exists(done_uri):
-        done = json.loads(storage.read_bytes(done_uri))
-        return done["chunks"], done["rows"], done["videos"], LabelSpace.from_dict(done)
+        done = StagedInputs.from_json(storage.read_bytes(done_uri))
+        return done.chunks, done.rows or 0, done.videos, done.labels
     chunks: list[str] = []
-    problems: list[dict] = []
+    problems: list[Failure] = []
     batch: list[str] = []
     rows = 0
     labels = LabelCollector()
@@ -190,30 +214,10 @@ def stage_inputs(
         for item in read_input(input_uri, video_root, split_files):
             rows += 1
             if isinstance(item, ManifestProblem):
-                problems.append(
-                    {
-                        "source": item.source,
-                        "line": item.line,
-                        "video_id": "",
-                        "stage": "manifest",
-                        "error": item.error,
-                        "clips_lost": 0,
-                    }
-                )
+                problems.append(Failure(item.source, item.line, "", "manifest", item.error))
                 continue
-            row = {
-                "line": item.line,
-                "video": item.video,
-                "video_id": item.video_id,
-                "captions": item.captions,
-                "meta": item.meta,
-                "label": item.label,
-                "split": item.split,
-                "start": item.start,
-                "end": item.end,
-            }
             labels.add(item.label)
-            batch.append(json.dumps(row, sort_keys=True) + "\n")
+            batch.append(item.to_json() + "\n")
             if len(batch) >= CHUNK_ROWS:
                 flush()
     except ManifestError as exc:
@@ -222,13 +226,27 @@ def stage_inputs(
         flush()
     storage.write_atomic(
         _work(output, "manifest-failures.jsonl"),
-        "".join(json.dumps(p, sort_keys=True) + "\n" for p in problems).encode(),
+        "".join(_manifest_failure_line(p) for p in problems).encode(),
     )
     videos = rows - len(problems)
     space = labels.space()
-    done = {"chunks": chunks, "rows": rows, "videos": videos, **(space.to_dict() if space else {})}
-    storage.write_atomic(done_uri, json.dumps(done).encode())
+    storage.write_atomic(done_uri, StagedInputs(chunks, videos, rows, space).to_json())
     return chunks, rows, videos, space
+
+
+def _manifest_failure_line(f: Failure) -> str:
+    # without `transient`: a malformed manifest row stays malformed (read back as False)
+    d = asdict(f)
+    del d["transient"]
+    return json.dumps(d, sort_keys=True) + "\n"
+
+
+def _manifest_failures(output: str) -> list[Failure]:
+    uri = _work(output, "manifest-failures.jsonl")
+    if not storage.exists(uri):
+        return []
+    lines = storage.read_bytes(uri).decode().splitlines()
+    return [Failure(**json.loads(x)) for x in lines if x.strip()]
 
 
 def beam_options(beam_args: list[str]) -> PipelineOptions:
@@ -285,12 +303,6 @@ class Progress(threading.Thread):
         )
 
 
-def _read_jsonl(uri: str) -> list[dict]:
-    if not storage.exists(uri):
-        return []
-    return [json.loads(x) for x in storage.read_bytes(uri).decode().splitlines() if x.strip()]
-
-
 def _read_all(uris: list[str]) -> Iterator[bytes]:
     """The files' bytes in order, READ_DEPTH at a time (each read is a round trip on a bucket)."""
     for _, data in storage.prefetched(uris, storage.read_bytes, READ_DEPTH):
@@ -301,19 +313,19 @@ def done_uri(output: str, round_: int) -> str:
     return storage.join(output, round_folder(round_), "done.json")
 
 
-def completed_rounds(output: str) -> list[dict]:
+def completed_rounds(output: str) -> list[RoundRecord]:
     """The done records of rounds 0, 1, ... up to the first unfinished one."""
-    rounds: list[dict] = []
+    rounds: list[RoundRecord] = []
     while storage.exists(done_uri(output, len(rounds))):
-        rounds.append(json.loads(storage.read_bytes(done_uri(output, len(rounds)))))
+        rounds.append(RoundRecord.from_json(storage.read_bytes(done_uri(output, len(rounds)))))
     return rounds
 
 
-def first_shards(rounds: list[dict]) -> dict[str, int]:
+def first_shards(rounds: list[RoundRecord]) -> dict[str, int]:
     """Per split, the number of the next round's first shard: after every committed one."""
     first: dict[str, int] = {}
     for r in rounds:
-        for split, n in r["shards"].items():
+        for split, n in r.shards.items():
             first[split] = first.get(split, 0) + n
     return first
 
@@ -328,8 +340,8 @@ def stage_retry_inputs(
     """The manifest rows of the videos to retry -> `{round folder}/inputs/` (once)."""
     done = _retry_inputs_uri(output, round_)
     if storage.exists(done):
-        staged = json.loads(storage.read_bytes(done))
-        return staged["chunks"], staged["videos"]
+        staged = StagedInputs.from_json(storage.read_bytes(done))
+        return staged.chunks, staged.videos
     out: list[str] = []
     batch: list[str] = []
     rows = 0
@@ -342,21 +354,21 @@ def stage_retry_inputs(
 
     for data in _read_all(chunks):
         for line in data.decode("utf-8").splitlines():
-            if line.strip() and json.loads(line)["video_id"] in retry:
+            if line.strip() and ManifestRow.from_json(line).video_id in retry:
                 batch.append(line + "\n")
                 rows += 1
                 if len(batch) >= CHUNK_ROWS:
                     flush()
     if batch:
         flush()
-    storage.write_atomic(done, json.dumps({"chunks": out, "videos": rows}).encode())
+    storage.write_atomic(done, StagedInputs(out, rows).to_json())
     return out, rows
 
 
-def _shard_records(output: str) -> Iterator[dict]:
+def _shard_records(output: str) -> Iterator[ShardCommit]:
     names = storage.list_names(_work(output, "shards"), ".json")
     for data in _read_all([_work(output, "shards", n) for n in names]):
-        yield json.loads(data)
+        yield ShardCommit.from_json(data)
 
 
 def _video_records(output: str, round_: int) -> Iterator[VideoRecord]:
@@ -368,31 +380,34 @@ def _video_records(output: str, round_: int) -> Iterator[VideoRecord]:
                 yield VideoRecord.from_json(line.encode("utf-8"))
 
 
-def _write_index(output: str, records: Iterator[dict], s: BuildSummary) -> dict[str, list]:
+def _write_index(
+    output: str, records: Iterator[ShardCommit], s: BuildSummary
+) -> dict[str, LostClips]:
     """index.parquet streamed from the shard commit records (in shard order, keys sorted in
     each), a row group at a time. Fills the shard counts of `s`; returns the clips lost."""
-    lost: dict[str, list] = {}
-    shards: list[dict] = []
+    lost: dict[str, LostClips] = {}
+    shards: list[ShardEntry] = []
     rows: list[dict] = []
     with (
         storage.open_atomic(storage.join(output, "index.parquet")) as f,
         pq.ParquetWriter(f, INDEX_SCHEMA) as w,
     ):
         for rec in records:
-            rows.extend(sorted(rec["rows"], key=lambda r: r["key"]))
+            rows.extend(asdict(r) for r in sorted(rec.rows, key=lambda r: r.key))
             if len(rows) >= INDEX_ROW_GROUP:
                 w.write_table(pa.Table.from_pylist(rows, schema=INDEX_SCHEMA))
                 rows = []
-            for r in rec["rows"]:
-                s.samples_by_split[r["split"]] = s.samples_by_split.get(r["split"], 0) + 1
-            s.samples += len(rec["rows"])
-            shards.append({k: rec[k] for k in ("name", "split", "samples", "bytes")})
-            for vid, entry in rec.get("lost", {}).items():
-                lost.setdefault(vid, [0, entry[1]])[0] += entry[0]
+            for r in rec.rows:
+                s.samples_by_split[r.split] = s.samples_by_split.get(r.split, 0) + 1
+            s.samples += len(rec.rows)
+            shards.append(rec.entry())
+            for vid, entry in rec.lost.items():
+                clips, error = lost.get(vid, (0, entry.error))
+                lost[vid] = LostClips(clips + entry.clips, error)
         if rows or not shards:
             w.write_table(pa.Table.from_pylist(rows, schema=INDEX_SCHEMA))
     s.shards = len(shards)
-    s.bytes = sum(x["bytes"] for x in shards)
+    s.bytes = sum(x.bytes for x in shards)
     s.shard_list = shards
     return lost
 
@@ -413,7 +428,7 @@ def finalize(
     """
     s = BuildSummary(output=output, videos_in=rows_in)
     lost = _write_index(output, _shard_records(output), s)
-    failures = _read_jsonl(_work(output, "manifest-failures.jsonl"))
+    failures = _manifest_failures(output)
     text_sources: dict[str, int] = {}
     spills: list[str] = []
     seen: set[str] = set()  # ids of rounds after the one being read: the latest records win
@@ -423,12 +438,10 @@ def finalize(
                 continue
             if r:
                 seen.add(v.video_id)
-            failures.extend(asdict(f) for f in v.failures)
+            failures.extend(v.failures)
             if v.video_id in lost:
                 n, why = lost[v.video_id]
-                failures.append(
-                    asdict(Failure(v.source, v.line, v.video_id, "write", why, n, False))
-                )
+                failures.append(Failure(v.source, v.line, v.video_id, "write", why, n, False))
             if v.clips > 0:
                 s.videos_ok += 1
                 text_sources[v.text_source] = text_sources.get(v.text_source, 0) + 1
@@ -437,14 +450,13 @@ def finalize(
             s.hours += v.duration / 3600
             if r == spills_of and v.spill and not opts.keep_spill:
                 spills.append(storage.join(output, v.spill))
-    for f in failures:
-        f.setdefault("transient", False)
-    failures.sort(key=lambda r: (r["line"], r["stage"], r["error"]))
+    failures.sort(key=lambda r: (r.line, r.stage, r.error))
+    table = pa.Table.from_pylist([asdict(r) for r in failures], schema=FAILURES_SCHEMA)
     with storage.open_atomic(storage.join(output, "failures.parquet")) as f:
-        pq.write_table(pa.Table.from_pylist(failures, schema=FAILURES_SCHEMA), f)
+        pq.write_table(table, f)
     s.videos_failed = rows_in - s.videos_ok
-    for f in failures:
-        s.failures_by_stage[f["stage"]] = s.failures_by_stage.get(f["stage"], 0) + 1
+    for r in failures:
+        s.failures_by_stage[r.stage] = s.failures_by_stage.get(r.stage, 0) + 1
     s.retryable.sort()
     dataset = {
         "schema": SCHEMA,
@@ -463,7 +475,7 @@ def finalize(
             "failures_by_stage": s.failures_by_stage,
             "text_sources": dict(sorted(text_sources.items())),
         },
-        "shards": s.shard_list,
+        "shards": [asdict(e) for e in s.shard_list],
         **(labels.to_dict() if labels else {}),
     }
     # written last: a reader that goes by dataset.json sees the shards of the finished rounds
@@ -521,13 +533,9 @@ def run_round(
     summary.counters = counters
     mine: dict[str, int] = {}
     for sh in summary.shard_list:
-        mine[sh["split"]] = mine.get(sh["split"], 0) + 1
-    record = {
-        "round": round_,
-        "videos": videos,
-        "shards": {k: v - first.get(k, 0) for k, v in sorted(mine.items())},
-    }
-    storage.write_atomic(done_uri(output, round_), json.dumps(record, sort_keys=True).encode())
+        mine[sh.split] = mine.get(sh.split, 0) + 1
+    record = RoundRecord(round_, videos, {k: v - first.get(k, 0) for k, v in sorted(mine.items())})
+    storage.write_atomic(done_uri(output, round_), record.to_json())
     return summary
 
 

@@ -17,14 +17,11 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import apache_beam as beam
 
 from pipeline import storage
-
-if TYPE_CHECKING:  # pipeline.video imports this module
-    from pipeline.video import VideoRecord
+from pipeline.records import VideoRecord
 from vattclips.words import WORD_COUNTS_FILE, WordCounts, most_frequent_first, split_words
 
 # The tail cut: 4x the paper's 2^16-word vocabulary. At HowTo100M's scale the distinct "words"
