@@ -44,8 +44,9 @@ from pipeline.shards import (
     place_videos,
     write_shard,
 )
-from pipeline.video import process_video, record_uri, round_folder
+from pipeline.video import process_video
 from pipeline.vocabulary import CorpusWordCounts
+from pipeline.work import part_uri, record_uri
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,6 @@ def read_chunk(uri: str) -> Iterator[ManifestRow]:
     for line in storage.read_bytes(uri).decode("utf-8").splitlines():
         if line.strip():
             yield ManifestRow.from_json(line)
-
-
-def part_uri(output: str, round_: int, bucket: int) -> str:
-    """The list of one bucket's video records of a round (what finalize streams)."""
-    return storage.join(output, round_folder(round_), "parts", f"{bucket:06d}.jsonl")
 
 
 class ProcessVideoFn(beam.DoFn):

@@ -34,6 +34,7 @@ from pipeline.errors import StageError, is_transient
 from pipeline.keys import stable_fraction
 from pipeline.records import IndexRow, LostClips, ShardCommit, VideoRecord
 from pipeline.tars import SampleTarWriter, read_sample_block
+from pipeline.work import work_uri
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ class ShardSpec:
 
 
 def commit_uri(output: str, spec: ShardSpec) -> str:
-    return storage.join(output, "_work", "shards", f"{spec.stem}.json")
+    return work_uri(output, "shards", f"{spec.stem}.json")
 
 
 def index_row(sample: dict, shard: str, split: str) -> IndexRow:

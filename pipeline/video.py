@@ -35,22 +35,9 @@ from pipeline.probe import Probe, probe
 from pipeline.records import Failure, VideoRecord
 from pipeline.tars import SampleTarWriter
 from pipeline.vocabulary import write_video_words
+from pipeline.work import spill_name
 
 log = logging.getLogger(__name__)
-
-
-def round_folder(round_: int) -> str:
-    """Where a round keeps its records, relative to OUTPUT: `_work` for the first build,
-    `_work/rounds/NNN` for the NNN-th retry (records there never overwrite earlier ones)."""
-    return "_work" if round_ == 0 else f"_work/rounds/{round_:03d}"
-
-
-def record_uri(output: str, video_id: str, round_: int = 0) -> str:
-    return storage.join(output, round_folder(round_), "videos", f"{video_id}.json")
-
-
-def spill_name(video_id: str, round_: int = 0) -> str:
-    return f"{round_folder(round_)}/videos/{video_id}.tar"
 
 
 def _captions_for(

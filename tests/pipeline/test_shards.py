@@ -14,7 +14,7 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that
 
 from pipeline import storage
-from pipeline.beam_job import AssignShards, part_uri
+from pipeline.beam_job import AssignShards
 from pipeline.manifest import ManifestRow
 from pipeline.options import BuildOptions
 from pipeline.records import LostClips, VideoRecord
@@ -29,6 +29,7 @@ from pipeline.shards import (
 )
 from pipeline.tars import SampleTarWriter, read_sample_block
 from pipeline.video import process_video
+from pipeline.work import part_uri
 
 
 def rec(vid: str, clips: int, size: int = 100, split: str = "train") -> VideoRecord:
