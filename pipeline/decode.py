@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+import ffmpeg
 import numpy as np
 
 from pipeline.clips import ClipSpec, Window, output_size
@@ -181,36 +182,45 @@ def ffmpeg_command(
     `seek` > 0 starts the pass that far into the source (input seeking: ffmpeg jumps to the
     keyframe before it, decodes from there and drops what precedes `seek`, so frame 0 and
     sample 0 of the outputs are at `seek`); `until` then counts from `seek`. `size` None:
-    an audio-only input, no video output."""
-    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
-    cmd += ["-threads", str(opts.ffmpeg_threads)]
+    an audio-only input, no video output.
+
+    The graph is built with ffmpeg-python and compiled to an argument list, which
+    `FfmpegProcess` runs (ffmpeg-python's own runners cannot pass the audio pipe's descriptor,
+    set a deadline or a session). Its filters form one `-filter_complex` graph (the same
+    filters as `-vf`/`-af` chains: the same bytes out, tests/pipeline/test_decode.py); the
+    global options, which ffmpeg-python places after the outputs, are given as strings.
+    """
+    inputs: dict = {"t": f"{until:.3f}", "threads": opts.ffmpeg_threads}
     if seek > 0:
-        cmd += ["-ss", f"{seek:.6f}"]
-    cmd += ["-t", f"{until:.3f}", "-i", local_media_arg(path)]
+        inputs["ss"] = f"{seek:.6f}"
+    src = ffmpeg.input(local_media_arg(path), **inputs)
+    outputs = []
     if size is not None:
         width, height = size
         fps = Fraction(spec.fps).limit_denominator(1001)
-        vf = f"fps=fps={fps}:start_time=0,scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p"
-        cmd += ["-map", "0:v:0", "-filter_threads", "1", "-vf", vf, "-f", "rawvideo", "pipe:1"]
-    resample = "aresample={rate}:async=1:first_pts=0"
+        video = (
+            src["v:0"]
+            .filter("fps", fps=str(fps), start_time=0)
+            .filter("scale", width, height, flags="bilinear")
+            .filter("setsar", 1)
+            .filter("format", "yuv420p")
+        )
+        outputs.append(video.output("pipe:1", f="rawvideo"))
     if audio_fd is not None:
-        af = resample.format(rate=spec.sample_rate)
-        cmd += ["-map", "0:a:0", "-af", af, "-ac", "1", "-f", "f32le", f"pipe:{audio_fd}"]
+        outputs.append(_mono_pcm(src, spec.sample_rate, f"pipe:{audio_fd}", "f32le"))
     if asr_path is not None:
-        af = resample.format(rate=ASR_SAMPLE_RATE)
-        cmd += [
-            "-map",
-            "0:a:0",
-            "-af",
-            af,
-            "-ac",
-            "1",
-            "-f",
-            "s16le",
-            "-y",
-            local_media_arg(asr_path),
-        ]
-    return cmd
+        outputs.append(_mono_pcm(src, ASR_SAMPLE_RATE, local_media_arg(asr_path), "s16le"))
+    graph = ffmpeg.merge_outputs(*outputs).global_args(
+        "-nostdin", "-hide_banner", "-loglevel", "error", "-filter_complex_threads", "1"
+    )
+    return graph.compile(overwrite_output=asr_path is not None)  # -y: the ASR file is ours
+
+
+def _mono_pcm(src, rate: int, target: str, sample_format: str):
+    """The first audio stream, resampled to `rate` from its first sample (gaps filled: async),
+    mixed down to mono, as raw PCM of `sample_format` to `target`."""
+    resampled = src["a:0"].filter("aresample", rate, **{"async": 1, "first_pts": 0})
+    return resampled.output(target, ac=1, f=sample_format)
 
 
 def _read_exact(stream: io.BufferedReader, buf: bytearray) -> bool:
