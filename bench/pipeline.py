@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.media_synth import synth_video  # noqa: E402
+from pipeline.synth.media import synth_video  # noqa: E402
 
 CACHE = ROOT / "data" / "bench"
 
@@ -138,9 +138,10 @@ def bench_throughput(videos: list[Path], seconds: float, workers: int) -> dict:
 WORKER = """
 import json, resource, sys, tempfile
 from pipeline.options import BuildOptions
+from pipeline.manifest import ManifestRow
 from pipeline.video import process_video
 out = tempfile.mkdtemp()
-row = {"video": sys.argv[1], "video_id": "bench", "line": 1, "captions": None, "meta": {}}
+row = ManifestRow(video=sys.argv[1], video_id="bench", line=1, captions=None)
 rec = process_video(row, out, BuildOptions(asr="none"))
 me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -170,7 +171,7 @@ def demo_speech(folder: Path) -> list[tuple[str, Path, str]]:
     """(video id, 16 kHz mono s16le PCM as the pipeline makes it, spoken text) of the demo
     corpus's speech videos."""
     from pipeline.decode import ASR_SAMPLE_RATE
-    from pipeline.demo_corpus import write_demo_corpus
+    from pipeline.synth.demo_corpus import write_demo_corpus
 
     manifest = folder / "manifest.jsonl"
     if not manifest.exists():

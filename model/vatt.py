@@ -13,8 +13,8 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 
 from .config import VattConfig
+from .embeddings import AudioEmbedding, PatchEmbedding, TextEmbedding, VideoEmbedding
 from .heads import CommonSpaceHeads
-from .patches import AudioEmbedding, PatchEmbedding, TextEmbedding, VideoEmbedding
 from .positions import FactorizedPositions, LearnedPositions
 from .transformer import Transformer
 

@@ -16,12 +16,13 @@ numbers come from combiners, the largest group is one bucket's records or one sh
                      (the first round only: a retry round's graph sees only its own videos)
 
 ProcessVideo gets the dataset's label list (names only, collected by the driver while it
-staged the manifest) as a constructor argument.
+staged the manifest) as a constructor argument. Elements are the dataclasses of
+pipeline.records (and pipeline.manifest.ManifestRow): they pickle, so they cross as they are.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 from collections.abc import Iterable, Iterator
 
@@ -30,7 +31,9 @@ from apache_beam.metrics import Metrics
 
 from pipeline import storage
 from pipeline.labels import LabelSpace
+from pipeline.manifest import ManifestRow
 from pipeline.options import BuildOptions
+from pipeline.records import ShardCommit, VideoRecord
 from pipeline.shards import (
     VIDEOS_PER_BUCKET,
     ClipRef,
@@ -41,35 +44,35 @@ from pipeline.shards import (
     place_videos,
     write_shard,
 )
-from pipeline.video import VideoRecord, process_video, record_uri, round_folder
+from pipeline.video import process_video
 from pipeline.vocabulary import CorpusWordCounts
+from pipeline.work import part_uri, record_uri
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "vatt_pipeline"
 
 
-def read_chunk(uri: str) -> Iterator[dict]:
+def read_chunk(uri: str) -> Iterator[ManifestRow]:
     """Rows of one input chunk (JSONL written by the driver from the manifest)."""
     for line in storage.read_bytes(uri).decode("utf-8").splitlines():
         if line.strip():
-            yield json.loads(line)
-
-
-def part_uri(output: str, round_: int, bucket: int) -> str:
-    """The list of one bucket's video records of a round (what finalize streams)."""
-    return storage.join(output, round_folder(round_), "parts", f"{bucket:06d}.jsonl")
+            yield ManifestRow.from_json(line)
 
 
 class ProcessVideoFn(beam.DoFn):
     """Manifest row -> video record; skips videos committed by an earlier run (resume)."""
 
     def __init__(
-        self, output: str, opts: dict, labels: dict | None = None, round_: int = 0
+        self,
+        output: str,
+        opts: BuildOptions,
+        labels: LabelSpace | None = None,
+        round_: int = 0,
     ) -> None:
         self.output = output
-        self.opts_dict = opts
-        self.labels_dict = labels  # LabelSpace.to_dict(): the names only, small
+        self.opts = opts
+        self.labels = labels  # the names only, small
         self.round = round_
         self.ok = Metrics.counter(NAMESPACE, "videos_ok")
         self.failed = Metrics.counter(NAMESPACE, "videos_failed")
@@ -77,12 +80,8 @@ class ProcessVideoFn(beam.DoFn):
         self.clips = Metrics.counter(NAMESPACE, "clips")
         self.seconds = Metrics.distribution(NAMESPACE, "video_seconds_decoded")
 
-    def setup(self) -> None:
-        self.opts = BuildOptions.from_dict(self.opts_dict)
-        self.labels = LabelSpace.from_dict(self.labels_dict)
-
-    def process(self, row: dict) -> Iterator[VideoRecord]:
-        uri = record_uri(self.output, row["video_id"], self.round)
+    def process(self, row: ManifestRow) -> Iterator[VideoRecord]:
+        uri = record_uri(self.output, row.video_id, self.round)
         if storage.exists(uri):
             rec = VideoRecord.from_json(storage.read_bytes(uri))
             self.resumed.inc()
@@ -198,13 +197,13 @@ class WriteShardFn(beam.DoFn):
         self.samples = Metrics.counter(NAMESPACE, "samples_written")
         self.lost = Metrics.counter(NAMESPACE, "failures_write")
 
-    def process(self, item: tuple[str, Iterable[ClipRef]]) -> Iterator[dict]:
+    def process(self, item: tuple[str, Iterable[ClipRef]]) -> Iterator[ShardCommit]:
         name, clips = item
-        summary = write_shard(self.output, ShardSpec.from_group(name, clips))
+        commit = write_shard(self.output, ShardSpec.from_group(name, clips))
         self.written.inc()
-        self.samples.inc(summary["samples"])
-        self.lost.inc(len(summary.get("lost", {})))
-        yield {k: v for k, v in summary.items() if k != "rows"}
+        self.samples.inc(commit.samples)
+        self.lost.inc(len(commit.lost))
+        yield dataclasses.replace(commit, rows=[])  # the index rows stay in the commit record
 
 
 def count_words(videos: beam.PCollection, output: str) -> None:
@@ -222,14 +221,12 @@ def build_graph(
     first: dict[str, int] | None = None,
 ) -> None:
     """The graph of one round: `first` numbers its first shard per split (after earlier rounds)."""
-    opts_dict = opts.to_dict()
-    labels_dict = labels.to_dict() if labels else None
     videos = (
         p
         | "InputChunks" >> beam.Create(chunk_uris)
         | "ReadRows" >> beam.FlatMap(read_chunk)
         | "SpreadVideos" >> beam.Reshuffle()
-        | "ProcessVideo" >> beam.ParDo(ProcessVideoFn(output, opts_dict, labels_dict, round_))
+        | "ProcessVideo" >> beam.ParDo(ProcessVideoFn(output, opts, labels, round_))
     )
     if round_ == 0:  # a retry round's graph sees only its own videos: keep the first counts
         count_words(videos, output)

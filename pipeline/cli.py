@@ -76,14 +76,14 @@ def _view_parsers(sub: argparse._SubParsersAction) -> None:
 def _view(a: argparse.Namespace) -> int:
     # imported here: matplotlib costs a second that `build` does not need
     if a.command == "inspect":
-        from pipeline.inspect import SheetConfig, write_contact_sheet
+        from pipeline.viewers.contact_sheet import SheetConfig, write_contact_sheet
 
         sheet = write_contact_sheet(
             a.output, a.out, a.key, a.sample, a.split, a.seed, SheetConfig(frames=a.frames)
         )
         print(f"contact sheet of {', '.join(sheet.keys)} ({sheet.width}x{sheet.height}): {a.out}")
         return 0
-    from pipeline.report import ReportConfig, summarize, write_report
+    from pipeline.viewers.report import ReportConfig, summarize, write_report
 
     print(summarize(write_report(a.output, a.out, ReportConfig(a.max_shards, a.sheets))))
     print(f"report written: {a.out}")
@@ -99,12 +99,12 @@ def _build_command(a: argparse.Namespace) -> BuildCommand:
 
 def _demo_corpus(a: argparse.Namespace) -> int:
     if not a.labelled:
-        from pipeline.demo_corpus import write_demo_corpus
+        from pipeline.synth.demo_corpus import write_demo_corpus
 
         manifest = write_demo_corpus(a.dir, n_videos=a.videos, seed=a.seed)
         print(f"demo corpus written: {manifest}")
         return 0
-    from pipeline.labelled_corpus import write_labelled_corpus
+    from pipeline.synth.labelled_corpus import write_labelled_corpus
 
     try:
         manifest = write_labelled_corpus(
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(summary.lines()))
-    from pipeline.report import text_summary
+    from pipeline.viewers.report import text_summary
 
     print(text_summary(summary.output))
     return 0

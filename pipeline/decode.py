@@ -18,29 +18,25 @@ import functools
 import io
 import logging
 import os
-import signal
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+import ffmpeg
 import numpy as np
 
 from clifields import option
 from pipeline.clips import ClipSpec, Window, output_size
 from pipeline.errors import StageError
 from pipeline.ffmpeg_args import local_media_arg
+from pipeline.ffmpeg_process import FfmpegProcess
 from pipeline.probe import Probe
 
 log = logging.getLogger(__name__)
 
 ASR_SAMPLE_RATE = 16000
-
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Interrupted(BaseException):
@@ -64,23 +60,6 @@ class ClipMedia:
     mp4: bytes | None  # None: an audio-only input
     flac: bytes | None
     audio_padded: int  # samples of silence appended where the source audio ended early
-
-
-class _StderrTail(threading.Thread):
-    """Drains ffmpeg's stderr (so it never blocks on a full pipe) and keeps its last lines."""
-
-    def __init__(self, stream: io.BufferedReader) -> None:
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.tail = b""
-
-    def run(self) -> None:
-        for chunk in iter(lambda: self.stream.read(4096), b""):
-            self.tail = (self.tail + chunk)[-2000:]
-
-    def text(self) -> str:
-        lines = self.tail.decode("utf-8", "replace").strip().splitlines()
-        return " | ".join(lines[-3:])
 
 
 class _AudioReader(threading.Thread):
@@ -205,36 +184,45 @@ def ffmpeg_command(
     `seek` > 0 starts the pass that far into the source (input seeking: ffmpeg jumps to the
     keyframe before it, decodes from there and drops what precedes `seek`, so frame 0 and
     sample 0 of the outputs are at `seek`); `until` then counts from `seek`. `size` None:
-    an audio-only input, no video output."""
-    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
-    cmd += ["-threads", str(opts.ffmpeg_threads)]
+    an audio-only input, no video output.
+
+    The graph is built with ffmpeg-python and compiled to an argument list, which
+    `FfmpegProcess` runs (ffmpeg-python's own runners cannot pass the audio pipe's descriptor,
+    set a deadline or a session). Its filters form one `-filter_complex` graph (the same
+    filters as `-vf`/`-af` chains: the same bytes out, tests/pipeline/test_decode.py); the
+    global options, which ffmpeg-python places after the outputs, are given as strings.
+    """
+    inputs: dict = {"t": f"{until:.3f}", "threads": opts.ffmpeg_threads}
     if seek > 0:
-        cmd += ["-ss", f"{seek:.6f}"]
-    cmd += ["-t", f"{until:.3f}", "-i", local_media_arg(path)]
+        inputs["ss"] = f"{seek:.6f}"
+    src = ffmpeg.input(local_media_arg(path), **inputs)
+    outputs = []
     if size is not None:
         width, height = size
         fps = Fraction(spec.fps).limit_denominator(1001)
-        vf = f"fps=fps={fps}:start_time=0,scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p"
-        cmd += ["-map", "0:v:0", "-filter_threads", "1", "-vf", vf, "-f", "rawvideo", "pipe:1"]
-    resample = "aresample={rate}:async=1:first_pts=0"
+        video = (
+            src["v:0"]
+            .filter("fps", fps=str(fps), start_time=0)
+            .filter("scale", width, height, flags="bilinear")
+            .filter("setsar", 1)
+            .filter("format", "yuv420p")
+        )
+        outputs.append(video.output("pipe:1", f="rawvideo"))
     if audio_fd is not None:
-        af = resample.format(rate=spec.sample_rate)
-        cmd += ["-map", "0:a:0", "-af", af, "-ac", "1", "-f", "f32le", f"pipe:{audio_fd}"]
+        outputs.append(_mono_pcm(src, spec.sample_rate, f"pipe:{audio_fd}", "f32le"))
     if asr_path is not None:
-        af = resample.format(rate=ASR_SAMPLE_RATE)
-        cmd += [
-            "-map",
-            "0:a:0",
-            "-af",
-            af,
-            "-ac",
-            "1",
-            "-f",
-            "s16le",
-            "-y",
-            local_media_arg(asr_path),
-        ]
-    return cmd
+        outputs.append(_mono_pcm(src, ASR_SAMPLE_RATE, local_media_arg(asr_path), "s16le"))
+    graph = ffmpeg.merge_outputs(*outputs).global_args(
+        "-nostdin", "-hide_banner", "-loglevel", "error", "-filter_complex_threads", "1"
+    )
+    return graph.compile(overwrite_output=asr_path is not None)  # -y: the ASR file is ours
+
+
+def _mono_pcm(src, rate: int, target: str, sample_format: str):
+    """The first audio stream, resampled to `rate` from its first sample (gaps filled: async),
+    mixed down to mono, as raw PCM of `sample_format` to `target`."""
+    resampled = src["a:0"].filter("aresample", rate, **{"async": 1, "first_pts": 0})
+    return resampled.output(target, ac=1, f=sample_format)
 
 
 def _read_exact(stream: io.BufferedReader, buf: bytearray) -> bool:
@@ -283,70 +271,36 @@ def cut_clips(
         opts,
         seek=windows[0].offset,
     )
-    proc = subprocess.Popen(
-        cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=(audio_w,) if audio_w is not None else (),
-        bufsize=1 << 20,
-        start_new_session=True,  # a terminal's Ctrl-C is the driver's to handle (interrupt.py)
-    )
-    if audio_w is not None:
-        os.close(audio_w)
-    killed = threading.Event()
-
-    def on_timeout() -> None:
-        killed.set()
-        proc.kill()
-
-    timer = threading.Timer(timeout, on_timeout)
-    timer.daemon = True
-    timer.start()
-    stderr = _StderrTail(proc.stderr)
-    stderr.start()
+    proc = FfmpegProcess(cmd, timeout, (audio_w,) if audio_w is not None else ())
     audio = _AudioReader(audio_r) if audio_r is not None else None
-    if audio is not None:
-        audio.start()
     cut = _Cutter(windows, spec, opts, width, height, audio)
-    started = time.monotonic()
     try:
+        if audio is not None:
+            audio.start()
         if size is not None:
             yield from cut.video_clips(proc.stdout)
         elif audio is not None:
             yield from cut.audio_clips()
-        # drain what is left (at most `until` - last end = 0.5 s) so the ASR file is whole
-        drain = bytearray(1 << 16)
-        while proc.stdout.readinto(drain):
-            pass
-        proc.wait(timeout=max(1.0, timeout - (time.monotonic() - started)))
-    except subprocess.TimeoutExpired:
-        on_timeout()
+        # what is left (at most `until` - last end = 0.5 s) is drained: the ASR file is whole
+        proc.finish()
     finally:
-        timer.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        stderr.join(timeout=5)
+        proc.close()  # before the audio reader's join: a killed child ends its pipe
         if audio is not None:
             audio.join(timeout=5)
     if cut.done < len(windows):
-        if proc.returncode is not None and -proc.returncode in _STOP_SIGNALS:
+        if proc.stopped_from_outside:
             # stopped from outside (Ctrl-C, a shutdown), not by this video: no failure row
             # may be committed for it, so the worker stops too and a re-run decodes it
             raise Interrupted(f"{source}: ffmpeg was stopped by signal {-proc.returncode}")
         lost = len(windows) - cut.done
-        if killed.is_set():
-            why = f"ffmpeg timed out after {timeout:.0f}s"
-        elif proc.returncode not in (0, None) and stderr.text():
-            why = f"ffmpeg failed ({stderr.text()})"
-        elif size is None:
+        why = proc.failure()
+        if why is None and size is None:
             why = f"the audio stream ended at {cut.audio_end:.2f}s of the decoded span"
-        else:
+        elif why is None:
             why = f"the video stream ended at frame {cut.frame} at {spec.fps:g} fps"
         # a timeout may pass on a less loaded worker; a broken stream will not
         raise StageError(
-            "decode", f"{source}: {why}; {lost} of {len(windows)} clips lost", killed.is_set()
+            "decode", f"{source}: {why}; {lost} of {len(windows)} clips lost", proc.timed_out
         )
 
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
+# Where an input failed: the `stage` column of failures.parquet (docs/shard-format.md), in the
+# order a video goes through them.
+Stage = Literal["manifest", "fetch", "probe", "plan", "captions", "decode", "asr", "write"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
+
 # HTTP statuses that say "try again later": timeout, too early, throttled, server-side trouble.
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Error codes object stores use for the same (S3's SlowDown, GCS's rateLimitExceeded, ...).
@@ -17,7 +24,7 @@ class StageError(Exception):
     `--retry-failed` tries the video again; False for what a retry cannot change (not media).
     """
 
-    def __init__(self, stage: str, message: str, transient: bool = False) -> None:
+    def __init__(self, stage: Stage, message: str, transient: bool = False) -> None:
         super().__init__(message)
         self.stage = stage
         self.message = message

@@ -23,7 +23,7 @@ import posixpath
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 import fsspec
@@ -60,6 +60,14 @@ class ManifestRow:
     split: str | None = None  # "train" / "val": overrides the hash split
     start: float | None = None  # seconds: clips are cut inside [start, end) of the source only
     end: float | None = None
+
+    def to_json(self) -> str:
+        """One line of the staged input chunks (`_work/inputs/*.jsonl`), keys sorted."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str | bytes) -> ManifestRow:
+        return cls(**json.loads(line))
 
 
 @dataclass

@@ -125,20 +125,20 @@ def probe(
     timeout: float = FFPROBE_TIMEOUT_S,
     allow_audio_only: bool = False,
 ) -> Probe:
-    """Run ffprobe on a local file. `source` names the input in errors (defaults to path)."""
+    """Run ffprobe on a local file. `source` names the input in errors (defaults to path).
+
+    By hand, not `ffmpeg.probe` (ffmpeg-python 0.2.0): that one waits on ffprobe with no
+    timeout (a stalled read would hold the worker for good), leaves it the parent's stdin and
+    gives no handle to kill it. The arguments are the ones it would build (the same JSON out);
+    the run is `subprocess.run` with stdin closed and a timeout, which kills ffprobe."""
     source = source or path
-    cmd = [
-        "ffprobe",
-        "-v",
-        "error",
-        "-print_format",
-        "json",
-        "-show_format",
-        "-show_streams",
-        local_media_arg(path),
-    ]
+    # ffmpeg.probe's argument list: [cmd, -show_format, -show_streams, -of json, *options, path]
+    cmd = ["ffprobe", "-show_format", "-show_streams", "-of", "json", "-v", "error"]
+    cmd.append(local_media_arg(path))
     try:
-        res = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        res = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         # a loaded worker or a slow disk: may pass
         raise StageError(

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pipeline import storage
 from pipeline.errors import StageError, is_transient
 from pipeline.keys import stable_fraction
+from pipeline.records import IndexRow, LostClips, ShardCommit, VideoRecord
 from pipeline.tars import SampleTarWriter, read_sample_block
-from pipeline.video import VideoRecord
+from pipeline.work import work_uri
 
 log = logging.getLogger(__name__)
 
@@ -235,27 +236,30 @@ class ShardSpec:
 
 
 def commit_uri(output: str, spec: ShardSpec) -> str:
-    return storage.join(output, "_work", "shards", f"{spec.stem}.json")
+    return work_uri(output, "shards", f"{spec.stem}.json")
 
 
-def index_row(sample: dict, shard: str, split: str) -> dict:
+def index_row(sample: dict, shard: str, split: str) -> IndexRow:
+    """The index row of a sample read back from its per-video tar. The shard writer has the
+    sample's bytes only (a ClipRef is a byte range), so its fields come from the sample's json:
+    the per-video records under _work/ carry no per-clip fields, and keep their bytes."""
     meta = json.loads(sample["json"])
-    return {
-        "key": sample["__key__"],
-        "shard": shard,
-        "split": split,
-        "video_id": meta["video_id"],
-        "source": meta["source"],
-        "clip": int(meta["clip"]),
-        "start": float(meta["start"]),
-        "end": float(meta["end"]),
-        "has_audio": bool(meta["has_audio"]),
-        "has_video": bool(meta.get("has_video", True)),
-        "labels": _names(meta.get("label")),
-        "text_chars": len(sample.get("txt", b"").decode("utf-8")),
-        "n_segments": len(meta["segments"]),
-        "n_neighbors": len(meta["neighbors"]),
-    }
+    return IndexRow(
+        key=sample["__key__"],
+        shard=shard,
+        split=split,
+        video_id=meta["video_id"],
+        source=meta["source"],
+        clip=int(meta["clip"]),
+        start=float(meta["start"]),
+        end=float(meta["end"]),
+        has_audio=bool(meta["has_audio"]),
+        has_video=bool(meta.get("has_video", True)),
+        labels=_names(meta.get("label")),
+        text_chars=len(sample.get("txt", b"").decode("utf-8")),
+        n_segments=len(meta["segments"]),
+        n_neighbors=len(meta["neighbors"]),
+    )
 
 
 def _names(label: str | list[str] | None) -> list[str]:
@@ -279,20 +283,20 @@ def _read_clip(output: str, ref: ClipRef) -> dict:
     return sample
 
 
-def write_shard(output: str, spec: ShardSpec) -> dict:
+def write_shard(output: str, spec: ShardSpec) -> ShardCommit:
     """Write one shard (atomically) and its commit record; a committed shard is kept as is.
 
     A clip that cannot be read for good (its per-video tar gone or damaged) is left out and
-    reported under `lost` ({video_id: [clips, error]}, failure rows of stage `write`); one that
-    may read on a retry (a 5xx, a timeout) raises StageError("write", transient=True), so the
-    runner retries the bundle, or a re-run resumes. Returns the shard summary {name, split,
-    samples, bytes, lost} and its index rows.
+    reported under `lost` (by video id: clips and error; failure rows of stage `write`); one
+    that may read on a retry (a 5xx, a timeout) raises StageError("write", transient=True), so
+    the runner retries the bundle, or a re-run resumes. Returns the shard's commit record (its
+    index rows included).
     """
     commit = commit_uri(output, spec)
     if storage.exists(commit):
-        return json.loads(storage.read_bytes(commit))
-    rows: list[dict] = []
-    lost: dict[str, list] = {}
+        return ShardCommit.from_json(storage.read_bytes(commit))
+    rows: list[IndexRow] = []
+    lost: dict[str, LostClips] = {}
 
     def fetch(ref: ClipRef) -> dict | StageError:
         try:
@@ -309,8 +313,8 @@ def write_shard(output: str, spec: ShardSpec) -> dict:
                 for ref, sample in storage.prefetched(spec.clips, fetch, FETCH_DEPTH):
                     if isinstance(sample, StageError):
                         log.warning("%s: %s", spec.name, sample.message)
-                        entry = lost.setdefault(ref.video_id, [0, sample.message])
-                        entry[0] += 1
+                        clips, error = lost.get(ref.video_id, (0, sample.message))
+                        lost[ref.video_id] = LostClips(clips + 1, error)
                         continue
                     tw.write(sample)
                     rows.append(index_row(sample, spec.name, spec.split))
@@ -323,18 +327,11 @@ def write_shard(output: str, spec: ShardSpec) -> dict:
             f"{spec.name}: cannot write the shard ({type(exc).__name__}: {exc})",
             is_transient(exc, default=isinstance(exc, OSError)),  # storage trouble, not a bug
         ) from exc
-    summary = {
-        "name": spec.name,
-        "split": spec.split,
-        "samples": len(rows),
-        "bytes": size,
-        "lost": lost,
-        "rows": rows,
-    }
+    record = ShardCommit(spec.name, spec.split, len(rows), size, lost, rows)
     # the record is the commit: written after the shard is complete under its final name
-    storage.write_atomic(commit, json.dumps(summary).encode())
+    storage.write_atomic(commit, record.to_json())
     log.info("wrote %s: %d samples, %.1f MB", spec.name, len(rows), size / 1e6)
-    return summary
+    return record
 
 
 class _CountingWriter:

@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from pipeline import asr, storage
 from pipeline.captions import (
@@ -26,84 +26,30 @@ from pipeline.captions import (
 )
 from pipeline.clips import CaptionIndex, Window, plan_windows
 from pipeline.decode import ASR_SAMPLE_RATE, cut_clips
-from pipeline.errors import StageError, is_transient
+from pipeline.errors import Stage, StageError, is_transient
 from pipeline.keys import clip_key, split_for
 from pipeline.labels import LabelSpace
+from pipeline.manifest import ManifestRow
 from pipeline.options import SCHEMA, BuildOptions
 from pipeline.probe import Probe, probe
+from pipeline.records import Failure, VideoRecord
 from pipeline.tars import SampleTarWriter
 from pipeline.vocabulary import write_video_words
+from pipeline.work import spill_name
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Failure:
-    source: str
-    line: int
-    video_id: str
-    stage: str
-    error: str
-    clips_lost: int = 0
-    transient: bool = False  # the cause may pass: `--retry-failed` tries the video again
-
-
-@dataclass
-class VideoRecord:
-    """What became of one manifest row; written as `_work/videos/{video_id}.json`."""
-
-    video_id: str
-    line: int
-    source: str
-    split: str
-    clips: int = 0
-    bytes: int = 0
-    duration: float = 0.0  # seconds of source video covered by the plan (0 when it failed)
-    text_source: str = "none"
-    spill: str | None = None  # per-video tar, relative to OUTPUT
-    failures: list[Failure] = field(default_factory=list)
-    seconds: float = 0.0  # wall time spent
-    # byte offset of each sample in the spill tar, and its end: clip i is [offsets[i], offsets[i+1])
-    offsets: list[int] = field(default_factory=list)
-    round: int = 0  # 0: the first build; k: the k-th retry of videos whose failure may pass
-
-    @property
-    def retryable(self) -> bool:
-        """No clip, and a cause that may pass: what `--retry-failed` tries again."""
-        return self.clips == 0 and any(f.transient for f in self.failures)
-
-    def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> VideoRecord:
-        d = json.loads(data)
-        d["failures"] = [Failure(**f) for f in d.get("failures", [])]
-        return cls(**d)
-
-
-def round_folder(round_: int) -> str:
-    """Where a round keeps its records, relative to OUTPUT: `_work` for the first build,
-    `_work/rounds/NNN` for the NNN-th retry (records there never overwrite earlier ones)."""
-    return "_work" if round_ == 0 else f"_work/rounds/{round_:03d}"
-
-
-def record_uri(output: str, video_id: str, round_: int = 0) -> str:
-    return storage.join(output, round_folder(round_), "videos", f"{video_id}.json")
-
-
-def spill_name(video_id: str, round_: int = 0) -> str:
-    return f"{round_folder(round_)}/videos/{video_id}.tar"
-
-
-def _captions_for(row: dict, duration: float, opts: BuildOptions) -> tuple[list[Segment], str]:
-    cap = row.get("captions")
+def _captions_for(
+    row: ManifestRow, duration: float, opts: BuildOptions
+) -> tuple[list[Segment], str]:
+    cap = row.captions
     if cap is None:
         return [], "none"
     try:
         if isinstance(cap, dict):
             segs, fmt = (
-                clean_segments(segments_from_json_obj(cap, row["video"]), duration),
+                clean_segments(segments_from_json_obj(cap, row.video), duration),
                 "howto100m",
             )
         else:
@@ -139,7 +85,7 @@ def _sample(
     key: str,
     clip,
     media,
-    row: dict,
+    row: ManifestRow,
     p: Probe,
     segs: CaptionIndex,
     text_source: str,
@@ -154,13 +100,13 @@ def _sample(
     if captions_used is not None:  # the video's text as the shards hold it, for word counts
         captions_used.update(inside, near)
     text = " ".join(s.text for s in inside)
-    label_fields, cls = labels.clip_fields(row.get("label")) if labels else ({}, None)
+    label_fields, cls = labels.clip_fields(row.label) if labels else ({}, None)
     meta = {
         "schema": SCHEMA,
         "key": key,
-        "video_id": row["video_id"],
+        "video_id": row.video_id,
         "clip": w.clip,
-        "source": row["video"],
+        "source": row.video,
         "start": round(start, 6),
         "end": round(end, 6),
         "fps": opts.clip.fps,
@@ -176,7 +122,7 @@ def _sample(
         "segments": [asdict(s) for s in inside],
         "neighbors": [asdict(s) for s in near],
         "probe": p.to_dict(),
-        "meta": row.get("meta") or {},
+        "meta": row.meta or {},
         **label_fields,
     }
     sample = {
@@ -193,8 +139,8 @@ def _sample(
     return sample
 
 
-def _plan(p: Probe, row: dict, source: str, opts: BuildOptions) -> list[Window]:
-    start, end = row.get("start"), row.get("end")
+def _plan(p: Probe, row: ManifestRow, source: str, opts: BuildOptions) -> list[Window]:
+    start, end = row.start, row.end
     windows = plan_windows(p.duration, opts.clip, start, end)
     if windows:
         return windows
@@ -212,7 +158,7 @@ def _plan(p: Probe, row: dict, source: str, opts: BuildOptions) -> list[Window]:
 
 
 def process_video(
-    row: dict,
+    row: ManifestRow,
     output: str,
     opts: BuildOptions,
     labels: LabelSpace | None = None,
@@ -224,16 +170,16 @@ def process_video(
     `round_`: 0 for the first build, k for the k-th retry round (its records kept apart).
     """
     t0 = time.monotonic()
-    vid, source = row["video_id"], row["video"]
+    vid, source = row.video_id, row.video
     rec = VideoRecord(
         video_id=vid,
-        line=int(row["line"]),
+        line=int(row.line),
         source=source,
-        split=row.get("split") or split_for(vid, opts.val_fraction),
+        split=row.split or split_for(vid, opts.val_fraction),
         round=round_,
     )
 
-    def fail(stage: str, error: str, lost: int = 0, transient: bool = False) -> None:
+    def fail(stage: Stage, error: str, lost: int = 0, transient: bool = False) -> None:
         rec.failures.append(Failure(source, rec.line, vid, stage, error, lost, transient))
 
     tmpdir = tempfile.mkdtemp(prefix="vatt-video-")
@@ -247,9 +193,7 @@ def process_video(
             except StageError as exc:  # reported; the video still yields clips, without text
                 fail(exc.stage, exc.message)
                 segs, text_source = [], "none"
-            engine = (
-                asr.engine_name_for(opts.asr) if not segs and row.get("captions") is None else None
-            )
+            engine = asr.engine_name_for(opts.asr) if not segs and row.captions is None else None
             if engine and opts.asr == "auto" and not p.has_audio:
                 engine = None
             asr_pcm = os.path.join(tmpdir, "asr.s16le") if engine else None

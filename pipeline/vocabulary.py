@@ -17,14 +17,12 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import apache_beam as beam
 
 from pipeline import storage
-
-if TYPE_CHECKING:  # pipeline.video imports this module
-    from pipeline.video import VideoRecord
+from pipeline.records import VideoRecord
+from pipeline.work import work_uri
 from vattclips.words import WORD_COUNTS_FILE, WordCounts, most_frequent_first, split_words
 
 # The tail cut: 4x the paper's 2^16-word vocabulary. At HowTo100M's scale the distinct "words"
@@ -35,7 +33,7 @@ MAX_WORDS = 2**18
 
 
 def words_uri(output: str, video_id: str) -> str:
-    return storage.join(output, "_work", "words", f"{video_id}.json")
+    return work_uri(output, "words", f"{video_id}.json")
 
 
 def write_video_words(output: str, video_id: str, texts: Iterable[str]) -> None:

@@ -39,9 +39,14 @@ def test_saved_folders_load_through_the_auto_classes(tmp_path):
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "vatt"
     assert config["auto_map"] == {"AutoConfig": "config.VattConfig", "AutoModel": "vatt.VattModel"}
-    assert {"config.py", "vatt.py", "heads.py", "patches.py", "transformer.py"} <= set(
-        os.listdir(folder)
-    )
+    assert {
+        "config.py",
+        "vatt.py",
+        "heads.py",
+        "embeddings.py",
+        "patches.py",
+        "transformer.py",
+    } <= set(os.listdir(folder))
     x = inputs(cfg, batch=2)
     with torch.no_grad():
         want = saved(**x)

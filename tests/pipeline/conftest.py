@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from pipeline.media_synth import write_frames_video
+from pipeline.synth.media import write_frames_video
 
 ROOT = Path(__file__).resolve().parents[2]
 

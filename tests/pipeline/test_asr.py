@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pipeline import asr, asr_whisper
-from pipeline import media_synth as ms
+from pipeline.synth import media as ms
 from pipeline.wer import corpus_wer, edit_distance, word_error_rate, words
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import media_synth as ms
 from pipeline.keys import sanitize_id
+from pipeline.synth import media as ms
 from pipeline.wer import word_error_rate
+from tests.pipeline import broken_inputs as bi
 from tests.pipeline.conftest import (
     decode_flac,
     decode_mp4,
@@ -46,7 +47,7 @@ def built(tmp_path_factory):
     )
     speech = np.concatenate([speech, np.zeros(int(sr * 4), dtype=speech.dtype)])
     frames = (np.full((120, 160, 3), 90, dtype=np.uint8) for _ in range(int(len(speech) / sr * 25)))
-    hostile = ms.make_hostile_name_video(v, seconds=7.0)
+    hostile = bi.make_hostile_name_video(v, seconds=7.0)
     rows = [
         # `tags`: a pass-through list, empty in the first rows (as the demo's `variants`)
         {
@@ -81,10 +82,10 @@ def built(tmp_path_factory):
     write_clock_video(v / "silent.mp4", no_audio=True)
     ms.write_frames_video(v / "speech.mp4", frames, 25, (160, 120), audio=speech, sample_rate=sr)
     ms.synth_video(v / "short.mp4", 2.0)
-    ms.make_zero_byte_file(v / "zero.mp4")
-    ms.make_text_file_as_video(v / "text.mp4")
-    ms.make_truncated_video(v / "clock.mp4", v / "trunc.mp4")
-    ms.make_audio_only_video(v / "audio.mp4")
+    bi.make_zero_byte_file(v / "zero.mp4")
+    bi.make_text_file_as_video(v / "text.mp4")
+    bi.make_truncated_video(v / "clock.mp4", v / "trunc.mp4")
+    bi.make_audio_only_video(v / "audio.mp4")
     manifest = write_manifest(d / "manifest.jsonl", rows)
     with manifest.open("a") as f:
         f.write("{not json\n")

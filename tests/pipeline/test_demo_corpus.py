@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import media_synth as ms
 from pipeline.captions import parse_captions
-from pipeline.demo_corpus import (
+from pipeline.synth import media as ms
+from pipeline.synth.demo_corpus import (
     CAPTION_FORMATS,
     COLOUR_BY_NAME,
     COLOURS,
@@ -30,6 +30,7 @@ from pipeline.demo_corpus import (
     plan_corpus,
     write_demo_corpus,
 )
+from tests.pipeline import broken_inputs as bi
 
 # ---- reading media back ------------------------------------------------------------------------
 
@@ -287,7 +288,7 @@ def test_corpus_sizes_are_checked(tmp_path: Path) -> None:
     assert not (tmp_path / "manifest.jsonl").exists()
 
 
-# ---- media_synth --------------------------------------------------------------------------------
+# ---- synth.media ---------------------------------------------------------------------------------
 
 
 def test_synth_video_rotation_vfr_and_surround(tmp_path: Path) -> None:
@@ -376,21 +377,21 @@ def test_ffmpeg_failure_names_the_output_and_quotes_ffmpeg(tmp_path: Path) -> No
 
 def test_bad_inputs_are_the_kind_of_bad_promised(tmp_path: Path) -> None:
     good = ms.synth_video(tmp_path / "good.mp4", 2.0)
-    zero = ms.make_zero_byte_file(tmp_path / "zero.mp4")
-    text = ms.make_text_file_as_video(tmp_path / "page.mp4")
-    cut = ms.make_truncated_video(good, tmp_path / "cut.mp4")
+    zero = bi.make_zero_byte_file(tmp_path / "zero.mp4")
+    text = bi.make_text_file_as_video(tmp_path / "page.mp4")
+    cut = bi.make_truncated_video(good, tmp_path / "cut.mp4")
     assert zero.stat().st_size == 0
     assert cut.stat().st_size == good.stat().st_size // 2
     for broken in (zero, text, cut):
         assert ffprobe_fails(broken), broken.name
-    only_audio = ms.make_audio_only_video(tmp_path / "song.mp4")
+    only_audio = bi.make_audio_only_video(tmp_path / "song.mp4")
     info = ffprobe(only_audio)
     assert stream(info, "video") is None and stream(info, "audio") is not None
 
-    hostile = ms.make_hostile_name_video(tmp_path)
-    assert hostile.name == ms.HOSTILE_NAME == "a b;$(touch x)'\"&.mp4"
+    hostile = bi.make_hostile_name_video(tmp_path)
+    assert hostile.name == bi.HOSTILE_NAME == "a b;$(touch x)'\"&.mp4"
     assert hostile.is_file() and stream(ffprobe(hostile), "video") is not None
     # Had a shell seen the name, `touch x` would have made a file x next to it.
     assert sorted(os.listdir(tmp_path)) == sorted(
-        ["good.mp4", "zero.mp4", "page.mp4", "cut.mp4", "song.mp4", ms.HOSTILE_NAME]
+        ["good.mp4", "zero.mp4", "page.mp4", "cut.mp4", "song.mp4", bi.HOSTILE_NAME]
     )

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pipeline import media_synth as ms
+from pipeline.synth import media as ms
 from tests.pipeline.conftest import ROOT, run_build, write_clock_video, write_manifest
 
 
@@ -59,7 +59,7 @@ def test_repeated_small_builds_all_exit_zero(small, tmp_path):
         assert "clips: 4 " in res.stdout
     # the read behind the abort, alone: 20 processes reading failures.parquet, then exiting
     code = (
-        "import sys\nfrom pipeline.report import text_summary\n"
+        "import sys\nfrom pipeline.viewers.report import text_summary\n"
         "sys.stdout.write(text_summary(sys.argv[1]))\n"
     )
     for _ in range(20):

@@ -29,10 +29,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipeline import media_synth as ms
 from pipeline.cli import main
-from pipeline.inspect import neighbor_lines, write_contact_sheet
-from pipeline.report import ReportConfig, collect_stats, text_summary, write_report
+from pipeline.synth import media as ms
+from pipeline.viewers.contact_sheet import neighbor_lines, write_contact_sheet
+from pipeline.viewers.report import ReportConfig, collect_stats, text_summary, write_report
+from tests.pipeline import broken_inputs as bi
 from tests.pipeline.conftest import level_at, run_build, write_clock_video, write_manifest
 
 # Colours that the test pattern (testsrc2) of the "bars" video does not show in large areas.
@@ -77,8 +78,8 @@ def built(tmp_path_factory) -> Path:
     ms.synth_video(v / "bars.mp4", 5.0, width=320, height=240)
     # stored 320x240 with a 90-degree display matrix: shown (and reported) as 240x320
     ms.synth_video(v / "rot90.mp4", 4.0, width=320, height=240, rotation=90)
-    ms.make_zero_byte_file(v / "zero.mp4")
-    ms.make_text_file_as_video(v / "text.mp4")
+    bi.make_zero_byte_file(v / "zero.mp4")
+    bi.make_text_file_as_video(v / "text.mp4")
     rows = [
         {"id": "clock", "video": "videos/clock.mp4", "captions": "clock.vtt"},
         {"id": "colour", "video": "videos/colour.mp4", "captions": "clock.vtt"},
@@ -456,7 +457,7 @@ def test_report_opens_in_headless_chromium_without_console_errors(report, tmp_pa
 
 
 def test_random_picks_follow_the_seed_one_clip_per_video_first(built):
-    from pipeline.inspect import pick_clips
+    from pipeline.viewers.contact_sheet import pick_clips
 
     videos = {p.key.rsplit("_", 1)[0] for p in pick_clips(str(built), sample=99)}
     firsts = {pick_clips(str(built), sample=1, seed=s)[0].key.rsplit("_", 1)[0] for s in range(12)}

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.demo_corpus import COLOUR_BY_NAME, DIRECTIONS, SHAPES
-from pipeline.labelled_corpus import ATTRIBUTES, plan_labelled
+from pipeline.synth.demo_corpus import COLOUR_BY_NAME, DIRECTIONS, SHAPES
+from pipeline.synth.labelled_corpus import ATTRIBUTES, plan_labelled
 from tests.pipeline.conftest import ROOT
 from tests.pipeline.test_demo_corpus import (
     colour_centroid,
@@ -67,7 +67,7 @@ def test_each_video_shows_and_sounds_its_label(labelled):
 
 
 def test_same_seed_writes_the_same_bytes(labelled, tmp_path):
-    from pipeline.labelled_corpus import write_labelled_corpus
+    from pipeline.synth.labelled_corpus import write_labelled_corpus
 
     first, _ = labelled
     second = write_labelled_corpus(tmp_path, per_class=3, val_per_class=1, workers=1).parent

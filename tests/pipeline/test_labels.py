@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import media_synth as ms
 from pipeline.clips import ClipSpec, plan_windows
 from pipeline.keys import sanitize_id
 from pipeline.labels import LabelCollector, LabelSpace, parse_label
 from pipeline.manifest import ManifestProblem, ManifestRow, read_manifest
+from pipeline.synth import media as ms
 from tests.pipeline.conftest import (
     STEP,
     decode_flac,
@@ -166,7 +166,7 @@ def test_audio_only_input_with_the_flag_becomes_audio_only_samples(single):
 
 
 def test_contact_sheet_of_an_audio_only_clip(single, tmp_path):
-    from pipeline.inspect import SheetConfig, write_contact_sheet
+    from pipeline.viewers.contact_sheet import SheetConfig, write_contact_sheet
 
     png = tmp_path / "tone.png"
     sheet = write_contact_sheet(str(single["out"]), str(png), key="tone_00001",

@@ -7,7 +7,7 @@ import tarfile
 
 import pandas as pd
 
-from pipeline import media_synth as ms
+from pipeline.synth import media as ms
 from tests.pipeline.conftest import run_build, write_clock_video, write_manifest
 
 

@@ -12,9 +12,9 @@ import fsspec
 import pandas as pd
 import pytest
 
-from pipeline import media_synth as ms
 from pipeline.errors import is_transient
 from tests.conftest import free_port
+from tests.pipeline import broken_inputs as bi
 from tests.pipeline.conftest import run_build, write_clock_video, write_manifest
 
 ARGS = ("--shard-samples", "2", "--asr", "none", "--val-fraction", "0")
@@ -98,7 +98,7 @@ def test_a_source_down_at_first_is_retried_into_new_shards(server, tmp_path):
     write_clock_video(tmp_path / "a.mp4", seconds=9.6)
     write_clock_video(tmp_path / "b.mp4", seconds=6.4)
     write_clock_video(server.root / "flaky.mp4", seconds=9.6)
-    ms.make_text_file_as_video(tmp_path / "text.mp4")
+    bi.make_text_file_as_video(tmp_path / "text.mp4")
     rows = [
         {"id": "a", "video": "a.mp4"},
         {"id": "b", "video": "b.mp4"},

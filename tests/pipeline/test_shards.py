@@ -14,8 +14,10 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that
 
 from pipeline import storage
-from pipeline.beam_job import AssignShards, part_uri
+from pipeline.beam_job import AssignShards
+from pipeline.manifest import ManifestRow
 from pipeline.options import BuildOptions
+from pipeline.records import LostClips, VideoRecord
 from pipeline.shards import (
     ShardPlan,
     ShardSpec,
@@ -26,7 +28,8 @@ from pipeline.shards import (
     write_shard,
 )
 from pipeline.tars import SampleTarWriter, read_sample_block
-from pipeline.video import VideoRecord, process_video
+from pipeline.video import process_video
+from pipeline.work import part_uri
 
 
 def rec(vid: str, clips: int, size: int = 100, split: str = "train") -> VideoRecord:
@@ -193,9 +196,11 @@ def test_a_shard_keeps_what_it_can_read_and_reports_the_rest_as_write_failures(t
     plan = ShardPlan.from_counts({("train", 0): (9, 9000)}, 100, 1 << 30)
     refs = [ref for _, ref in place_videos(records, 0, plan)]
     spec = ShardSpec.from_group("shards/train-000000.tar", refs)
-    summary = write_shard(str(tmp_path), spec)
-    assert summary["samples"] == 7 and summary["lost"] == {"gone": [2, summary["lost"]["gone"][1]]}
-    assert "gone.tar" in summary["lost"]["gone"][1]
+    commit = write_shard(str(tmp_path), spec)
+    assert commit.samples == 7 and commit.lost == {"gone": LostClips(2, commit.lost["gone"].error)}
+    assert "gone.tar" in commit.lost["gone"].error
+    assert [r.shard for r in commit.rows] == [spec.name] * 7
+    assert write_shard(str(tmp_path), spec) == commit  # committed: the record read back, typed
     shard = tmp_path / "shards" / "train-000000.tar"
     with tarfile.open(shard) as t:
         keys = [m.name.split(".")[0] for m in t.getmembers()][::2]
@@ -210,7 +215,7 @@ def test_a_shard_keeps_what_it_can_read_and_reports_the_rest_as_write_failures(t
 
 def test_a_per_video_tar_that_cannot_be_written_is_a_write_failure(clock_video, tmp_path):
     (tmp_path / "_work" / "videos" / "clock.tar").mkdir(parents=True)  # blocks the final name
-    row = {"video_id": "clock", "video": str(clock_video), "line": 3, "captions": None}
+    row = ManifestRow(video_id="clock", video=str(clock_video), line=3, captions=None)
     r = process_video(row, str(tmp_path), BuildOptions(asr="none"))
     assert r.clips == 0 and [f.stage for f in r.failures] == ["write"]
     assert r.failures[0].clips_lost == 4 and "clock.tar" in r.failures[0].error

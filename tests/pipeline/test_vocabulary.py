@@ -10,7 +10,7 @@ from pathlib import Path
 import apache_beam as beam
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from pipeline.video import VideoRecord
+from pipeline.records import VideoRecord
 from pipeline.vocabulary import CorpusWordCounts, write_video_words
 from vattclips.words import WORD_COUNTS_FILE, WordCounts, split_words
 

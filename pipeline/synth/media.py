@@ -3,10 +3,9 @@
 Every external tool is called with an argument list (never a shell) and a timeout; a failure
 raises `ToolError` naming the output file and carrying the tail of the tool's stderr.
 
-Besides well-formed videos with the properties real web video has (display rotation, variable
-frame rate, 5.1 or 8 kHz audio, no audio, WebM), this module makes the broken inputs the
-pipeline's failure tests need: zero-byte files, text named .mp4, truncated mp4, audio-only mp4
-and a file name full of shell metacharacters.
+Well-formed videos with the properties real web video has (display rotation, variable frame
+rate, 5.1 or 8 kHz audio, no audio, WebM). The broken inputs of the failure tests (zero-byte
+files, text named .mp4, truncated mp4, ...) are the tests' own: tests/pipeline/broken_inputs.py.
 """
 
 from __future__ import annotations
@@ -35,9 +34,6 @@ DEFAULT_TIMEOUT_S = 120.0
 VFR_JITTER = 0.4
 VFR_STEP = 1.7
 _VFR_TIMEBASE = 10000  # ticks per second; fine enough that jittered timestamps stay distinct
-
-# A file name that breaks any code passing paths through a shell.
-HOSTILE_NAME = "a b;$(touch x)'\"&.mp4"
 
 _ROTATIONS = (0, 90, 180, 270)
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
@@ -68,7 +64,7 @@ class ToolError(MediaSynthError):
         self.stderr_tail = tail
 
 
-def _run(
+def run_tool(
     args: Sequence[str], output: Path, timeout_s: float, stdin_bytes: bytes | None = None
 ) -> None:
     """Run one tool invocation; raise ToolError with its stderr when it does not exit 0."""
@@ -93,7 +89,7 @@ def _run(
         raise ToolError(tool, output, f"exit status {proc.returncode}", stderr)
 
 
-def _ffmpeg_base() -> list[str]:
+def ffmpeg_base() -> list[str]:
     # -nostdin: ffmpeg must never wait on a terminal; -y: outputs are ours to overwrite.
     return [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
 
@@ -162,11 +158,11 @@ def _set_rotation(path: Path, rotation: int, muxer: str, timeout_s: float) -> No
     decoder that applies it shows the stored picture turned N degrees counter-clockwise.
     """
     tmp = path.with_name(f".{path.stem}.rot{path.suffix}")
-    args = _ffmpeg_base() + ["-i", str(path), "-map", "0", "-c", "copy"]
+    args = ffmpeg_base() + ["-i", str(path), "-map", "0", "-c", "copy"]
     args += ["-metadata:s:v:0", f"rotate={rotation}", "-fflags", "+bitexact"]
     args += ["-f", muxer, str(tmp)]
     try:
-        _run(args, path, timeout_s)
+        run_tool(args, path, timeout_s)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -206,7 +202,7 @@ def synth_video(
     default_v, default_a = _DEFAULT_CODECS[muxer]
     vcodec, acodec = vcodec or default_v, acodec or default_a
 
-    args = _ffmpeg_base() + ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps!r}"]
+    args = ffmpeg_base() + ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps!r}"]
     if audio == "sine":
         args += ["-f", "lavfi", "-i", f"sine=frequency={tone_hz!r}:sample_rate={sample_rate}"]
     elif audio == "noise":
@@ -220,7 +216,7 @@ def synth_video(
     if audio is not None:
         args += ["-map", "1:a"] + _audio_codec_args(acodec, channels, sample_rate)
     args += ["-fflags", "+bitexact", "-f", muxer, str(path)]
-    _run(args, path, timeout_s)
+    run_tool(args, path, timeout_s)
     if rotation:
         _set_rotation(path, rotation, muxer, timeout_s)
     logger.debug("synth_video wrote %s (%.2f s, %dx%d)", path, seconds, width, height)
@@ -243,7 +239,7 @@ def synth_speech(
     args = [ESPEAK, "-v", voice, "-s", str(words_per_minute), "-g", str(word_gap_ms // 10)]
     # Text goes through stdin so that text starting with "-" is never taken for an option.
     args += ["-w", str(path), "--stdin"]
-    _run(args, path, timeout_s, stdin_bytes=text.encode("utf-8"))
+    run_tool(args, path, timeout_s, stdin_bytes=text.encode("utf-8"))
     return path
 
 
@@ -312,7 +308,7 @@ def write_frames_video(
     stored_w, stored_h = (height, width) if turns % 2 else (width, height)
 
     with tempfile.TemporaryDirectory(prefix="media_synth_") as tmp:
-        args = _ffmpeg_base() + [
+        args = ffmpeg_base() + [
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{stored_w}x{stored_h}",
             "-framerate", f"{fps!r}", "-i", "pipe:0",
         ]  # fmt: skip
@@ -393,51 +389,3 @@ def _pipe_frames(
     if n == 0:
         raise ValueError(f"no frames given for {path}")
     return n
-
-
-# ---- broken inputs for the failure tests -----------------------------------------------------
-
-
-def make_zero_byte_file(path: str | Path) -> Path:
-    """An empty file (e.g. an interrupted download)."""
-    path = Path(path)
-    path.write_bytes(b"")
-    return path
-
-
-def make_text_file_as_video(path: str | Path) -> Path:
-    """A text file under a video name (e.g. an HTML error page saved as .mp4)."""
-    path = Path(path)
-    path.write_text("<html><body>404 Not Found: this is not a video</body></html>\n")
-    return path
-
-
-def make_truncated_video(source: str | Path, path: str | Path, fraction: float = 0.5) -> Path:
-    """The first `fraction` of a real video's bytes. For an mp4 written by this module the
-    index (moov) sits at the end, so the result has media data but no index: unreadable."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    path = Path(path)
-    data = Path(source).read_bytes()
-    path.write_bytes(data[: int(len(data) * fraction)])
-    return path
-
-
-def make_audio_only_video(
-    path: str | Path, seconds: float = 2.0, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> Path:
-    """An audio-only MP4 (what .m4a is) under a video name: it probes fine but has no video."""
-    path = Path(path)
-    args = _ffmpeg_base() + ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
-    args += ["-t", f"{seconds!r}", "-c:a", "aac", "-fflags", "+bitexact", "-f", "mp4", str(path)]
-    _run(args, path, timeout_s)
-    return path
-
-
-def make_hostile_name_video(
-    directory: str | Path, seconds: float = 2.0, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> Path:
-    """A valid video named `HOSTILE_NAME` (spaces, ;, $(...), quotes, &) in `directory`.
-    A shell-interpolating caller would create a file `x` in its working directory."""
-    # ffmpeg gets the name as one argv element, so it is written as is.
-    return synth_video(Path(directory) / HOSTILE_NAME, seconds, timeout_s=timeout_s)

@@ -1,6 +1,6 @@
 """The labelled demo corpus: classification videos of the demo corpus's world, for downstream tests.
 
-Each video is ONE scene of the demo corpus (pipeline.demo_corpus): a shape of one colour
+Each video is ONE scene of the demo corpus (pipeline.synth.demo_corpus): a shape of one colour
 moving one way, sounding its colour's pitch in its shape's timbre, drawn and voiced by the same
 renderer, so a model pretrained on the demo corpus has seen these things and read captions
 that name them ("a red circle moves left"). The class is one attribute of the scene, the
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.demo_corpus import (
+from pipeline.synth.demo_corpus import (
     COLOURS,
     DIRECTIONS,
     SCENE_UNIT_S,
@@ -38,7 +38,7 @@ from pipeline.demo_corpus import (
     render_audio,
     render_frames,
 )
-from pipeline.media_synth import write_frames_video
+from pipeline.synth.media import write_frames_video
 
 logger = logging.getLogger(__name__)
 

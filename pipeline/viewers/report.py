@@ -21,7 +21,8 @@ import numpy as np
 
 from pipeline import storage
 from pipeline.errors import ConfigError
-from pipeline.inspect import (
+from pipeline.video import iter_spill_samples
+from pipeline.viewers.contact_sheet import (
     DatasetReadError,
     SheetConfig,
     load_clips,
@@ -29,7 +30,6 @@ from pipeline.inspect import (
     read_index,
     render_sheet,
 )
-from pipeline.video import iter_spill_samples
 
 log = logging.getLogger(__name__)
 

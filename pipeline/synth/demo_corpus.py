@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.media_synth import read_wav, synth_speech, vfr_frame_time, write_frames_video
+from pipeline.synth.media import read_wav, synth_speech, vfr_frame_time, write_frames_video
 
 logger = logging.getLogger(__name__)
 
