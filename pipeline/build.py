@@ -32,10 +32,11 @@ from pipeline.beam_job import NAMESPACE, build_graph
 from pipeline.errors import ConfigError
 from pipeline.labels import LabelCollector, LabelSpace
 from pipeline.manifest import ManifestError, ManifestProblem
-from pipeline.options import SCHEMA, BuildOptions
+from pipeline.options import BuildOptions
 from pipeline.preflight import check_inputs
 from pipeline.split_files import SplitFileOptions, read_input
 from pipeline.video import Failure, VideoRecord, round_folder
+from vattclips.schema import SCHEMA
 
 log = logging.getLogger(__name__)
 

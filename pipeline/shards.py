@@ -34,16 +34,13 @@ from pipeline.errors import StageError, is_transient
 from pipeline.keys import stable_fraction
 from pipeline.tars import SampleTarWriter, read_sample_block
 from pipeline.video import VideoRecord
+from vattclips.schema import shard_name
 
 log = logging.getLogger(__name__)
 
 VIDEOS_PER_BUCKET = 1000  # one bucket's records sit on one worker: ~1 MB
 FETCH_DEPTH = 8  # clip reads in flight per shard writer (each a ranged GET on a bucket)
 _MASK64 = (1 << 64) - 1
-
-
-def shard_name(split: str, n: int) -> str:
-    return f"shards/{split}-{n:06d}.tar"
 
 
 def bucket_count(videos: int, per_bucket: int = VIDEOS_PER_BUCKET) -> int:

@@ -15,12 +15,9 @@ from dataclasses import dataclass
 import fsspec
 import webdataset as wds
 
-logger = logging.getLogger(__name__)
+from vattclips.schema import SCHEMAS, SPLITS
 
-# Versions this reader understands: /2 only adds optional things (labels, audio-only samples),
-# so a /1 dataset is a /2 dataset without labels.
-SCHEMAS = ("vatt-clips/1", "vatt-clips/2")
-SPLITS = ("train", "val")
+logger = logging.getLogger(__name__)
 
 
 class DatasetRootError(Exception):

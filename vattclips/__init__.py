@@ -1,4 +1,4 @@
-"""Rules of the shard format (`vatt-clips/1`, docs/shard-format.md) that both sides of the data
+"""Rules of the shard format (`vatt-clips/2`, docs/shard-format.md) that both sides of the data
 contract apply: the shard builder (`pipeline/`) and the trainer (`train/`, `model/`).
 
 Each rule lives here once, so that the builder and the loader cannot drift apart:

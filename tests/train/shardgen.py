@@ -333,8 +333,9 @@ def write_layout_dataset(
     `spread`: clips placed as the shard builder places them (`pipeline.shards`, the same plan);
     else side by side in video order, the layout of builds before clips were spread.
     """
-    from pipeline.shards import assign_in_memory, shard_name
+    from pipeline.shards import assign_in_memory
     from pipeline.video import VideoRecord
+    from vattclips.schema import shard_name
 
     root = Path(root)
     ids = [f"vid{v:05d}" for v in range(videos)]
