@@ -30,8 +30,8 @@ import fsspec
 from fsspec.utils import infer_compression
 
 from pipeline.errors import ConfigError
-from pipeline.keys import default_video_id, sanitize_id
 from pipeline.labels import Label, parse_label
+from vattclips.keys import default_video_id, sanitize_id
 
 logger = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 from pipeline import storage
 from pipeline.errors import StageError, is_transient
-from pipeline.keys import stable_fraction
 from pipeline.tars import SampleTarWriter, read_sample_block
 from pipeline.video import VideoRecord
+from vattclips.keys import stable_fraction, video_id_of
 from vattclips.schema import shard_name
 
 log = logging.getLogger(__name__)
@@ -271,7 +271,7 @@ def _read_clip(output: str, ref: ClipRef) -> dict:
             f"({type(exc).__name__}: {exc})",
             is_transient(exc),
         ) from exc
-    if not sample["__key__"].startswith(ref.video_id + "_"):
+    if video_id_of(sample["__key__"]) != ref.video_id:
         raise StageError("write", f"{ref.spill} at {ref.start} holds {sample['__key__']}")
     return sample
 

@@ -27,12 +27,12 @@ from pipeline.captions import (
 from pipeline.clips import CaptionIndex, Window, plan_windows
 from pipeline.decode import ASR_SAMPLE_RATE, cut_clips
 from pipeline.errors import StageError, is_transient
-from pipeline.keys import clip_key, split_for
 from pipeline.labels import LabelSpace
 from pipeline.options import BuildOptions
 from pipeline.probe import Probe, probe
 from pipeline.tars import SampleTarWriter
 from pipeline.vocabulary import write_video_words
+from vattclips.keys import clip_key, split_for
 from vattclips.schema import SCHEMA
 
 log = logging.getLogger(__name__)

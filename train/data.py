@@ -44,6 +44,7 @@ from train.stream import (
     shuffled,
     weighted_mix,
 )
+from vattclips.keys import video_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ class ClipStream:
         out: list[list[str]] = []
         current: list[str] = []
         for raw in self._shuffle(self._source()):
-            current.append(raw["__key__"].rsplit("_", 1)[0])  # key = {video_id}_{clip:05d}
+            current.append(video_id_of(raw["__key__"]))
             if len(current) == self.cfg.batch_size:
                 out.append(current)
                 current = []

@@ -21,6 +21,7 @@ from train.augment import (
 from train.stream import RawSample, read_json_member
 from train.text import clip_caption, neighbor_texts, tokenize_bag
 from train.video import CropBox, decode_clip
+from vattclips.keys import video_id_of
 
 
 class SampleError(Exception):
@@ -203,7 +204,7 @@ def decode_sample(
         "text_ids": ids,
         "text_mask": mask,
         "key": key,
-        "video_id": str(meta.get("video_id") or key.rsplit("_", 1)[0]),
+        "video_id": str(meta.get("video_id") or video_id_of(key)),
         "caption": clip_caption(meta, txt),
         "labels": label_indices(raw, meta),
         "source": int(raw.get("__source__", 0)),  # which dataset of a mixture

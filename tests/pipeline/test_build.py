@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from pipeline import media_synth as ms
-from pipeline.keys import sanitize_id
 from pipeline.wer import word_error_rate
 from tests.pipeline.conftest import (
     decode_flac,
@@ -25,6 +24,7 @@ from tests.pipeline.conftest import (
     write_clock_video,
     write_manifest,
 )
+from vattclips.keys import sanitize_id
 from vattclips.words import WORD_COUNTS_FILE, WordCounts, split_words
 
 VTT = "WEBVTT\n\n" + "".join(

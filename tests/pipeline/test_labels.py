@@ -17,7 +17,6 @@ import pytest
 
 from pipeline import media_synth as ms
 from pipeline.clips import ClipSpec, plan_windows
-from pipeline.keys import sanitize_id
 from pipeline.labels import LabelCollector, LabelSpace, parse_label
 from pipeline.manifest import ManifestProblem, ManifestRow, read_manifest
 from tests.pipeline.conftest import (
@@ -32,6 +31,7 @@ from tests.pipeline.conftest import (
     write_manifest,
 )
 from tests.pipeline.test_build import VTT, read_tar
+from vattclips.keys import sanitize_id
 
 
 def _tone_wav(path: Path, seconds: float, hz: float, rate: int = 44100) -> Path:
