@@ -28,7 +28,6 @@ from collections.abc import Iterable, Iterator
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline import storage
 from pipeline.labels import LabelSpace
 from pipeline.options import BuildOptions
 from pipeline.shards import (
@@ -43,6 +42,7 @@ from pipeline.shards import (
 )
 from pipeline.video import VideoRecord, process_video, record_uri, round_folder
 from pipeline.vocabulary import CorpusWordCounts
+from vattclips import storage
 
 log = logging.getLogger(__name__)
 

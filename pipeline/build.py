@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import __version__, storage
+from pipeline import __version__
 from pipeline.asr import resolve_asr
 from pipeline.beam_job import NAMESPACE, build_graph
 from pipeline.errors import ConfigError
@@ -36,6 +36,7 @@ from pipeline.options import BuildOptions
 from pipeline.preflight import check_inputs
 from pipeline.split_files import SplitFileOptions, read_input
 from pipeline.video import Failure, VideoRecord, round_folder
+from vattclips import storage
 from vattclips.schema import SCHEMA
 
 log = logging.getLogger(__name__)

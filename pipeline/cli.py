@@ -210,7 +210,7 @@ def _demo_corpus(a: argparse.Namespace) -> int:
 
 
 def _interrupted(output: str) -> str:
-    from pipeline import storage
+    from vattclips import storage
 
     done = storage.list_names(storage.join(output.rstrip("/"), "_work", "videos"), ".json")
     return (

@@ -23,9 +23,9 @@ import av
 import numpy as np
 import pyarrow.compute as pc
 
-from pipeline import storage
 from pipeline.errors import ConfigError
 from pipeline.video import iter_spill_samples
+from vattclips import storage
 
 log = logging.getLogger(__name__)
 

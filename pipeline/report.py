@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline import storage
 from pipeline.errors import ConfigError
 from pipeline.inspect import (
     DatasetReadError,
@@ -30,6 +29,7 @@ from pipeline.inspect import (
     render_sheet,
 )
 from pipeline.video import iter_spill_samples
+from vattclips import storage
 
 log = logging.getLogger(__name__)
 

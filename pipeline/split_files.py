@@ -24,7 +24,6 @@ import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from pipeline import storage
 from pipeline.manifest import (
     ManifestError,
     ManifestProblem,
@@ -34,6 +33,7 @@ from pipeline.manifest import (
     read_manifest,
     rows_from_records,
 )
+from vattclips import storage
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from pipeline import asr, storage
+from pipeline import asr
 from pipeline.captions import (
     CaptionError,
     Segment,
@@ -27,11 +27,13 @@ from pipeline.captions import (
 from pipeline.clips import CaptionIndex, Window, plan_windows
 from pipeline.decode import ASR_SAMPLE_RATE, cut_clips
 from pipeline.errors import StageError, is_transient
+from pipeline.fetch import local_copy
 from pipeline.labels import LabelSpace
 from pipeline.options import BuildOptions
 from pipeline.probe import Probe, probe
 from pipeline.tars import SampleTarWriter
 from pipeline.vocabulary import write_video_words
+from vattclips import storage
 from vattclips.keys import clip_key, split_for
 from vattclips.schema import SCHEMA
 
@@ -239,7 +241,7 @@ def process_video(
 
     tmpdir = tempfile.mkdtemp(prefix="vatt-video-")
     try:
-        with storage.local_copy(source, opts.max_video_bytes) as path:
+        with local_copy(source, opts.max_video_bytes) as path:
             p = probe(path, source, allow_audio_only=opts.allow_audio_only)
             _check_limits(p, source, opts)
             windows = _plan(p, row, source, opts)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import apache_beam as beam
 
-from pipeline import storage
+from vattclips import storage
 
 if TYPE_CHECKING:  # pipeline.video imports this module
     from pipeline.video import VideoRecord

@@ -69,7 +69,6 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-import fsspec
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -82,6 +81,7 @@ from train.checkpoint import CheckpointNotFoundError, load_for_inference
 from train.data import ClipStream, LoaderConfig, make_loader
 from train.sample import ClipSpec
 from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
+from vattclips import storage
 
 logger = logging.getLogger("train.evaluate")
 
@@ -301,7 +301,7 @@ def write_tsne_png(emb: SplitEmbeddings, path: str, label_names: tuple[str, ...]
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    with fsspec.open(path, "wb") as f:
+    with storage.open_file(path, "wb") as f:
         fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
     return n
@@ -366,7 +366,7 @@ def write_examples_png(emb: SplitEmbeddings, path: str, n: int = 4) -> list[dict
         fontsize=10,
     )
     fig.tight_layout()
-    with fsspec.open(path, "wb") as f:
+    with storage.open_file(path, "wb") as f:
         fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
     return rows

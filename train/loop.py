@@ -28,7 +28,7 @@ import torch
 import transformers
 
 from model import VattModel, get_config
-from train import logs, storage
+from train import logs
 from train.augment import augment_preset
 from train.checkpoint import TrainState, checkpoint_name, restore_training, save_checkpoint
 from train.config import TrainConfig
@@ -38,6 +38,7 @@ from train.sample import ClipSpec
 from train.schedule import make_scheduler
 from train.shardlist import list_shards, register_fsspec_schemes
 from train.step import make_optimizer, to_device, train_step
+from vattclips import storage
 
 logger = logging.getLogger(__name__)
 

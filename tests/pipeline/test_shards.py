@@ -13,7 +13,6 @@ import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that
 
-from pipeline import storage
 from pipeline.beam_job import AssignShards, part_uri
 from pipeline.options import BuildOptions
 from pipeline.shards import (
@@ -27,6 +26,7 @@ from pipeline.shards import (
 )
 from pipeline.tars import SampleTarWriter, read_sample_block
 from pipeline.video import VideoRecord, process_video
+from vattclips import storage
 
 
 def rec(vid: str, clips: int, size: int = 100, split: str = "train") -> VideoRecord:
