@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow.compute as pc
 
 from pipeline.errors import ConfigError
-from pipeline.video import iter_spill_samples
 from vattclips import storage
+from vattclips.tars import iter_samples
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def read_samples(output: str, picks: list[Pick]) -> list[tuple[Pick, dict]]:
         if not storage.exists(storage.join(output, shard)):
             raise DatasetReadError(f"{output}: index.parquet names {shard}, which is missing")
         left = set(wanted)
-        for sample in iter_spill_samples(output, shard):
+        for sample in iter_samples(storage.join(output, shard)):
             if sample["__key__"] in left:
                 found[sample["__key__"]] = sample
                 left.discard(sample["__key__"])

@@ -28,8 +28,8 @@ from pipeline.inspect import (
     read_index,
     render_sheet,
 )
-from pipeline.video import iter_spill_samples
 from vattclips import storage
+from vattclips.tars import iter_samples
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def collect_stats(output: str, cfg: ReportConfig | None = None) -> DatasetStats:
     )
     for name in _shards_to_read(dataset.get("shards", []), cfg.max_shards):
         stats.shards_read += 1
-        for sample in iter_spill_samples(output, name):
+        for sample in iter_samples(storage.join(output, name)):
             stats.words.append(len(sample.get("txt", b"").decode("utf-8", "replace").split()))
             meta = json.loads(sample["json"])
             probe = meta.get("probe", {})

@@ -30,11 +30,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from pipeline.errors import StageError, is_transient
-from pipeline.tars import SampleTarWriter, read_sample_block
 from pipeline.video import VideoRecord
 from vattclips import storage
 from vattclips.keys import stable_fraction, video_id_of
 from vattclips.schema import shard_name
+from vattclips.tars import SampleTarWriter, read_sample_block
 
 log = logging.getLogger(__name__)
 

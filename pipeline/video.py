@@ -10,10 +10,8 @@ import json
 import logging
 import os
 import shutil
-import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from pipeline import asr
@@ -31,11 +29,11 @@ from pipeline.fetch import local_copy
 from pipeline.labels import LabelSpace
 from pipeline.options import BuildOptions
 from pipeline.probe import Probe, probe
-from pipeline.tars import SampleTarWriter
 from pipeline.vocabulary import write_video_words
 from vattclips import storage
 from vattclips.keys import clip_key, split_for
 from vattclips.schema import SCHEMA
+from vattclips.tars import SampleTarWriter
 
 log = logging.getLogger(__name__)
 
@@ -346,22 +344,3 @@ def process_video(
 
 def _order(s: Segment) -> tuple[float, float, str]:
     return (s.start, s.end, s.text)
-
-
-def iter_spill_samples(output: str, spill: str) -> Iterator[dict]:
-    """Stream the samples of one per-video tar, in key order, one sample in memory at a time."""
-    fs, path = storage.fs_for(storage.join(output, spill))
-    with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tar:
-        current: dict | None = None
-        for m in tar:
-            if not m.isfile():
-                continue
-            key, ext = m.name.split(".", 1)
-            if current is not None and current["__key__"] != key:
-                yield current
-                current = None
-            if current is None:
-                current = {"__key__": key}
-            current[ext] = tar.extractfile(m).read()
-        if current is not None:
-            yield current
