@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from model import get_config, train_word_tokenizer  # noqa: E402
 from train.augment import augment_preset  # noqa: E402
 from train.sample import ClipSpec, decode_sample, sub_window  # noqa: E402
-from train.shardlist import list_shards  # noqa: E402
 from train.stream import DataHealth, read_json_member, read_shard  # noqa: E402
+from vattclips.dataset import list_shards  # noqa: E402
 
 
 def storage(root: str) -> dict[str, float]:

@@ -43,10 +43,10 @@ from train.data import (  # noqa: E402
     same_video_pairs,
 )
 from train.sample import ClipSpec  # noqa: E402
-from train.shardlist import list_shards  # noqa: E402
 from train.stream import DataHealth, read_shard  # noqa: E402
 from train.text import caption_corpus, neighbor_texts, tokenize_bag  # noqa: E402
 from train.video import decode_clip  # noqa: E402
+from vattclips.dataset import list_shards  # noqa: E402
 
 BATCH = 16
 

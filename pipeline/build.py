@@ -38,40 +38,12 @@ from pipeline.split_files import SplitFileOptions, read_input
 from pipeline.video import Failure, VideoRecord, round_folder
 from vattclips import storage
 from vattclips.schema import SCHEMA
+from vattclips.tables import FAILURES_SCHEMA, INDEX_SCHEMA
 
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 200  # manifest rows per input chunk: the unit Beam reads
 
-INDEX_SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("shard", pa.string()),
-        ("split", pa.string()),
-        ("video_id", pa.string()),
-        ("source", pa.string()),
-        ("clip", pa.int32()),
-        ("start", pa.float64()),
-        ("end", pa.float64()),
-        ("has_audio", pa.bool_()),
-        ("has_video", pa.bool_()),
-        ("labels", pa.list_(pa.string())),  # the clip's class names ([] when unlabelled)
-        ("text_chars", pa.int32()),
-        ("n_segments", pa.int32()),
-        ("n_neighbors", pa.int32()),
-    ]
-)
-FAILURES_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("line", pa.int64()),
-        ("video_id", pa.string()),
-        ("stage", pa.string()),
-        ("error", pa.string()),
-        ("clips_lost", pa.int64()),
-        ("transient", pa.bool_()),
-    ]
-)
 INDEX_ROW_GROUP = 100_000  # rows: the index is written as it is read, a group at a time
 READ_DEPTH = 16  # commit records and part lists read at once by finalize (round trips)
 

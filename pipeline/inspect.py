@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from pipeline.errors import ConfigError
-from vattclips import storage
+from vattclips import dataset, storage
 from vattclips.tars import iter_samples
 
 log = logging.getLogger(__name__)
@@ -97,11 +97,10 @@ class ContactSheet:
 
 def read_index(output: str, columns: list[str]):
     """Columns of OUTPUT/index.parquet as a pyarrow Table; DatasetReadError when absent."""
-    uri = storage.join(output, "index.parquet")
-    fs, path = storage.fs_for(uri)
-    if not fs.exists(path):
-        raise DatasetReadError(f"{output}: no index.parquet (not a finished vatt-clips build?)")
-    return storage.read_parquet(uri, columns)  # not via an fsspec file: see read_parquet
+    try:
+        return dataset.read_index(output, columns)
+    except dataset.DatasetRootError as exc:
+        raise DatasetReadError(str(exc)) from None
 
 
 def pick_clips(

@@ -80,8 +80,9 @@ from train.augment import finalize_video
 from train.checkpoint import CheckpointNotFoundError, load_for_inference
 from train.data import ClipStream, LoaderConfig, make_loader
 from train.sample import ClipSpec
-from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
+from train.stream import register_fsspec_schemes
 from vattclips import storage
+from vattclips.dataset import DatasetRootError, list_shards
 
 logger = logging.getLogger("train.evaluate")
 

@@ -22,7 +22,7 @@ from model import VattModel
 from train.augment import finalize_video
 from train.data import ClipStream, LoaderConfig, make_loader
 from train.sample import ClipSpec
-from train.shardlist import list_shards
+from vattclips.dataset import list_shards
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from train.finetune_config import FinetuneConfig
 from train.finetune_loop import finetune_loop_per_worker
 from train.pretrain import StorageAccessError, check_inputs, parse_overrides, prepare_tokenizer
 from train.ray_fit import RunExistsError, fit, last_checkpoint, prepare_run_folder
-from train.shardlist import DatasetRootError
 from vattclips import storage
+from vattclips.dataset import DatasetRootError
 
 logger = logging.getLogger("train.finetune")
 

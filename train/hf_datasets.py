@@ -20,7 +20,7 @@ from typing import Any
 import datasets
 from datasets import Features, List, Value
 
-from train.shardlist import list_shards
+from vattclips.dataset import list_shards
 
 SEGMENT = {"start": Value("float64"), "end": Value("float64"), "text": Value("string")}
 PROBE = {

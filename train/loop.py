@@ -36,9 +36,10 @@ from train.data import ClipStream, Source, batches_per_worker, make_loader
 from train.metrics import FROM, MetricsWriter, StepMeter, plot_curves, progress_line
 from train.sample import ClipSpec
 from train.schedule import make_scheduler
-from train.shardlist import list_shards, register_fsspec_schemes
 from train.step import make_optimizer, to_device, train_step
+from train.stream import register_fsspec_schemes
 from vattclips import storage
+from vattclips.dataset import list_shards
 
 logger = logging.getLogger(__name__)
 

@@ -230,8 +230,9 @@ def check_inputs(tc: TrainConfig) -> VattConfig:
     (writable: credentials, bucket)."""
     from model import get_config
     from train.augment import augment_preset
-    from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
+    from train.stream import register_fsspec_schemes
     from vattclips import storage
+    from vattclips.dataset import DatasetRootError, list_shards
 
     register_fsspec_schemes()
     model_cfg = get_config(tc.config, **tc.overrides)  # bad names, fields, geometry
@@ -288,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure()
     from train import cluster
     from train.loop import CURVES_PNG
-    from train.shardlist import DatasetRootError
     from vattclips import storage
+    from vattclips.dataset import DatasetRootError
 
     started = False
     try:

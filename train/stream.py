@@ -165,3 +165,17 @@ def shuffled(items: Iterator[Any], bufsize: int, rng: random.Random) -> Iterator
         yield item
     rng.shuffle(buf)
     yield from buf
+
+
+def register_fsspec_schemes() -> None:
+    """Open object-storage URLs in webdataset through fsspec (its default shells out to
+    gsutil), with the storage module's options (the emulator's anonymous token)."""
+    import webdataset as wds
+
+    from vattclips import storage
+
+    def _open(url: str, mode: str = "rb", bufsize: int = 8192, **_: object):  # noqa: ARG001
+        return storage.open_file(url, mode).open()
+
+    for scheme in ("gs", "gcs", "s3"):
+        wds.gopen_schemes[scheme] = _open

@@ -21,8 +21,8 @@ from model import VattModel, get_config, train_word_tokenizer
 from tests.train.shardgen import LABELLED, FixtureSpec, write_dataset
 from train.checkpoint import TrainState, registered_checkpoint, save_checkpoint
 from train.sample import ClipSpec
-from train.shardlist import list_shards
 from train.text import caption_corpus
+from vattclips.dataset import list_shards
 
 # Small enough that a training step of the tiny model takes a fraction of a second on 2 cores:
 # 8 frames of 32x32 -> 2 x 2 x 2 = 8 video tokens; 0.8 s of 16 kHz audio -> 100 audio tokens.

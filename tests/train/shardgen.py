@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import webdataset as wds
 
 from vattclips.nearest import nearest_k
+from vattclips.tables import FAILURES_SCHEMA
 
 COLOURS = {
     "red": (220, 40, 40),
@@ -305,20 +306,7 @@ def write_dataset(root: Path, spec: FixtureSpec = FixtureSpec()) -> Path:
         summary["multi_label"] = spec.labels == "multi"
     (root / "dataset.json").write_text(json.dumps(summary, indent=1))
     pq.write_table(pa.Table.from_pylist(rows), root / "index.parquet")
-    failures = pa.table(
-        {
-            name: pa.array([], type)
-            for name, type in [
-                ("source", pa.string()),
-                ("line", pa.int32()),
-                ("video_id", pa.string()),
-                ("stage", pa.string()),
-                ("error", pa.string()),
-                ("clips_lost", pa.int32()),
-            ]
-        }
-    )
-    pq.write_table(failures, root / "failures.parquet")
+    pq.write_table(FAILURES_SCHEMA.empty_table(), root / "failures.parquet")
     return root
 
 

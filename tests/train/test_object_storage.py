@@ -15,8 +15,9 @@ from train.checkpoint import TrainState, load_for_inference, save_checkpoint
 from train.data import ClipStream, LoaderConfig, make_loader
 from train.ray_fit import ray_storage
 from train.schedule import ScheduleConfig, make_scheduler
-from train.shardlist import list_shards, register_fsspec_schemes
+from train.stream import register_fsspec_schemes
 from vattclips import storage
+from vattclips.dataset import list_shards
 
 
 def test_stream_shards_and_load_checkpoints_from_a_bucket(
