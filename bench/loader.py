@@ -33,7 +33,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from model import get_config, train_word_tokenizer  # noqa: E402
-from train.audio import decode_waveform  # noqa: E402
 from train.augment import AugmentConfig, finalize_video, random_resized_crop  # noqa: E402
 from train.data import (  # noqa: E402
     ClipStream,
@@ -45,8 +44,9 @@ from train.data import (  # noqa: E402
 from train.sample import ClipSpec  # noqa: E402
 from train.stream import DataHealth, read_shard  # noqa: E402
 from train.text import caption_corpus, neighbor_texts, tokenize_bag  # noqa: E402
-from train.video import decode_clip  # noqa: E402
+from vattclips.audio import decode_waveform  # noqa: E402
 from vattclips.dataset import list_shards  # noqa: E402
+from vattclips.video import decode_clip  # noqa: E402
 
 BATCH = 16
 

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 from transformers import PreTrainedTokenizerFast
 
-from train.audio import decode_waveform, fit_length
 from train.augment import (
     AugmentConfig,
     add_audio_noise,
@@ -20,8 +19,9 @@ from train.augment import (
 )
 from train.stream import RawSample, read_json_member
 from train.text import clip_caption, neighbor_texts, tokenize_bag
-from train.video import CropBox, decode_clip
+from vattclips.audio import decode_waveform, fit_length
 from vattclips.keys import video_id_of
+from vattclips.video import CropBox, decode_clip
 
 
 class SampleError(Exception):
