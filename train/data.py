@@ -34,7 +34,7 @@ import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset
 from transformers import PreTrainedTokenizerFast
 
-from train.sample import ClipSpec, decode_sample
+from train.sample import InputSpec, decode_sample
 from train.stream import (
     DataHealth,
     RawSample,
@@ -165,7 +165,7 @@ class ClipStream:
     def __init__(
         self,
         data: Sequence[str] | Sequence[Source],
-        spec: ClipSpec,
+        spec: InputSpec,
         tokenizer: PreTrainedTokenizerFast,
         cfg: LoaderConfig,
         train: bool = True,

@@ -79,7 +79,7 @@ from train import logs
 from train.augment import finalize_video
 from train.checkpoint import CheckpointNotFoundError, load_for_inference
 from train.data import ClipStream, LoaderConfig, make_loader
-from train.sample import ClipSpec
+from train.sample import InputSpec
 from train.stream import register_fsspec_schemes
 from vattclips import storage
 from vattclips.dataset import DatasetRootError, list_shards
@@ -129,7 +129,7 @@ def embed_split(
     shards = list_shards(data, split)
     stream = ClipStream(
         shards.urls,
-        ClipSpec.from_model_config(cfg, need_video=False),  # audio-only samples: va only
+        InputSpec.from_model_config(cfg, need_video=False),  # audio-only samples: va only
         tokenizer,
         LoaderConfig(batch_size=batch_size, num_workers=0),
         train=False,

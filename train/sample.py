@@ -29,8 +29,10 @@ class SampleError(Exception):
 
 
 @dataclass(frozen=True)
-class ClipSpec:
-    """The input geometry the model expects (read from its config)."""
+class InputSpec:
+    """The input geometry the model expects (read from its config) and how a stored clip is
+    fitted to it. Not the clips' geometry in the shards: that is the build's
+    `pipeline.clips.ClipSpec` (and each sample's json)."""
 
     video_frames: int
     video_size: int
@@ -56,7 +58,7 @@ class ClipSpec:
     @classmethod
     def from_model_config(
         cls, cfg: Any, augment: AugmentConfig | None = None, **changes: Any
-    ) -> ClipSpec:
+    ) -> InputSpec:
         return cls(
             video_frames=int(cfg.video_frames),
             video_size=int(cfg.video_size),
@@ -84,7 +86,7 @@ class SubWindow:
 
 
 def sub_window(
-    meta: dict[str, Any], spec: ClipSpec, rng: np.random.Generator | None
+    meta: dict[str, Any], spec: InputSpec, rng: np.random.Generator | None
 ) -> SubWindow | None:
     """A model-span-long window of a stored clip that is longer (built with a --clip-seconds
     above the model's): at a random frame offset with `rng` (temporal jitter), else the
@@ -117,7 +119,7 @@ def label_indices(raw: RawSample, meta: dict[str, Any]) -> list[int]:
 
 def _decode_video(
     raw: RawSample,
-    spec: ClipSpec,
+    spec: InputSpec,
     rng: np.random.Generator,
     train: bool,
     span: tuple[int, int] | None,
@@ -148,7 +150,7 @@ def _decode_video(
 
 def decode_sample(
     raw: RawSample,
-    spec: ClipSpec,
+    spec: InputSpec,
     tokenizer: PreTrainedTokenizerFast,
     rng: np.random.Generator,
     train: bool,

@@ -20,7 +20,7 @@ from transformers import PreTrainedTokenizerFast
 from model import VattModel, get_config, train_word_tokenizer
 from tests.train.shardgen import LABELLED, FixtureSpec, write_dataset
 from train.checkpoint import TrainState, registered_checkpoint, save_checkpoint
-from train.sample import ClipSpec
+from train.sample import InputSpec
 from train.text import caption_corpus
 from vattclips.dataset import list_shards
 
@@ -118,5 +118,5 @@ def test_model_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def spec() -> ClipSpec:
-    return ClipSpec.from_model_config(get_config("tiny", **TEST_MODEL))
+def spec() -> InputSpec:
+    return InputSpec.from_model_config(get_config("tiny", **TEST_MODEL))
