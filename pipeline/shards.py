@@ -33,6 +33,7 @@ from pipeline.errors import StageError, is_transient
 from pipeline.video import VideoRecord
 from vattclips import storage
 from vattclips.keys import stable_fraction, video_id_of
+from vattclips.meta import label_names, read_meta
 from vattclips.schema import shard_name
 from vattclips.tars import SampleTarWriter, read_sample_block
 
@@ -236,7 +237,7 @@ def commit_uri(output: str, spec: ShardSpec) -> str:
 
 
 def index_row(sample: dict, shard: str, split: str) -> dict:
-    meta = json.loads(sample["json"])
+    meta = read_meta(sample)
     return {
         "key": sample["__key__"],
         "shard": shard,
@@ -248,15 +249,11 @@ def index_row(sample: dict, shard: str, split: str) -> dict:
         "end": float(meta["end"]),
         "has_audio": bool(meta["has_audio"]),
         "has_video": bool(meta.get("has_video", True)),
-        "labels": _names(meta.get("label")),
+        "labels": label_names(meta.get("label")),
         "text_chars": len(sample.get("txt", b"").decode("utf-8")),
         "n_segments": len(meta["segments"]),
         "n_neighbors": len(meta["neighbors"]),
     }
-
-
-def _names(label: str | list[str] | None) -> list[str]:
-    return [] if label is None else [label] if isinstance(label, str) else list(label)
 
 
 def _read_clip(output: str, ref: ClipRef) -> dict:

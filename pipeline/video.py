@@ -32,7 +32,7 @@ from pipeline.probe import Probe, probe
 from pipeline.vocabulary import write_video_words
 from vattclips import storage
 from vattclips.keys import clip_key, split_for
-from vattclips.schema import SCHEMA
+from vattclips.meta import ClipMeta
 from vattclips.tars import SampleTarWriter
 
 log = logging.getLogger(__name__)
@@ -156,34 +156,33 @@ def _sample(
         captions_used.update(inside, near)
     text = " ".join(s.text for s in inside)
     label_fields, cls = labels.clip_fields(row.get("label")) if labels else ({}, None)
-    meta = {
-        "schema": SCHEMA,
-        "key": key,
-        "video_id": row["video_id"],
-        "clip": w.clip,
-        "source": row["video"],
-        "start": round(start, 6),
-        "end": round(end, 6),
-        "fps": opts.clip.fps,
-        "frames": w.frames if media.mp4 is not None else 0,
-        "width": media.width,
-        "height": media.height,
-        "sample_rate": opts.clip.sample_rate,
-        "samples": w.samples,
-        "has_audio": media.flac is not None,
-        "has_video": media.mp4 is not None,
-        "audio_padded": media.audio_padded,
-        "text_source": text_source,
-        "segments": [asdict(s) for s in inside],
-        "neighbors": [asdict(s) for s in near],
-        "probe": p.to_dict(),
-        "meta": row.get("meta") or {},
+    meta = ClipMeta(
+        key=key,
+        video_id=row["video_id"],
+        clip=w.clip,
+        source=row["video"],
+        start=start,
+        end=end,
+        fps=opts.clip.fps,
+        frames=w.frames if media.mp4 is not None else 0,
+        width=media.width,
+        height=media.height,
+        sample_rate=opts.clip.sample_rate,
+        samples=w.samples,
+        has_audio=media.flac is not None,
+        has_video=media.mp4 is not None,
+        audio_padded=media.audio_padded,
+        text_source=text_source,
+        segments=[asdict(s) for s in inside],
+        neighbors=[asdict(s) for s in near],
+        probe=p.to_dict(),
+        meta=row.get("meta") or {},
         **label_fields,
-    }
+    )
     sample = {
         "__key__": key,
         "txt": text.encode("utf-8"),
-        "json": json.dumps(meta, sort_keys=True).encode("utf-8"),
+        "json": meta.to_json(),
     }
     if media.mp4 is not None:
         sample["mp4"] = media.mp4

@@ -17,10 +17,12 @@ from train.augment import (
     random_resized_crop,
     spatial_crop,
 )
-from train.stream import RawSample, read_json_member
-from train.text import clip_caption, neighbor_texts, tokenize_bag
+from train.stream import RawSample
+from train.text import neighbor_texts, tokenize_bag
 from vattclips.audio import decode_waveform, fit_length
+from vattclips.captions import clip_caption
 from vattclips.keys import video_id_of
+from vattclips.meta import label_indices, read_meta
 from vattclips.video import CropBox, decode_clip
 
 
@@ -105,18 +107,6 @@ def _clip_mean(video: np.ndarray) -> np.ndarray:
     return video[:, :, ::8, ::8].reshape(3, -1).mean(axis=1) / 255.0
 
 
-def label_indices(raw: RawSample, meta: dict[str, Any]) -> list[int]:
-    """The clip's class indices (into dataset.json `labels`): the `cls` member of a
-    single-label dataset, else json `label_index` (an int, or a list for multi-label); [] for
-    an unlabelled clip."""
-    if "cls" in raw:
-        return [int(raw["cls"].decode("utf-8").strip())]
-    index = meta.get("label_index")
-    if index is None:
-        return []
-    return [int(i) for i in index] if isinstance(index, list) else [int(index)]
-
-
 def _decode_video(
     raw: RawSample,
     spec: InputSpec,
@@ -166,7 +156,7 @@ def decode_sample(
     has_video = "mp4" in raw
     if not has_video and spec.need_video:
         raise SampleError(f"sample {key!r} has no mp4 member")
-    meta = read_json_member(raw)
+    meta = read_meta(raw)
     aug = spec.augment
     # Video and audio of one sub-window (aligned) when the stored clip is longer than the span.
     window = sub_window(meta, spec, rng if train and spec.temporal_jitter else None)

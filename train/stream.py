@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import logging
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -140,17 +139,6 @@ def guarded_map(
             health.sample_failed(sample.get("__key__", "?"), sample.get("__url__", "?"), error)
             continue
         yield result
-
-
-def read_json_member(sample: RawSample) -> dict[str, Any]:
-    """The sample's `json` member parsed, or {} when absent."""
-    raw = sample.get("json")
-    if raw is None:
-        return {}
-    meta = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-    if not isinstance(meta, dict):
-        raise ValueError(f"json member of {sample.get('__key__')!r} is not an object")
-    return meta
 
 
 def shuffled(items: Iterator[Any], bufsize: int, rng: random.Random) -> Iterator[Any]:
