@@ -27,34 +27,6 @@ class RunExistsError(Exception):
     """The output folder already holds a run and neither --resume nor --overwrite was given."""
 
 
-@dataclass(frozen=True)
-class RayStorage:
-    """RunConfig arguments that put the run's folder exactly at the output URI."""
-
-    storage_path: str
-    storage_filesystem: pyarrow.fs.FileSystem | None
-    name: str
-
-
-def ray_storage(output: str) -> RayStorage:
-    """Split `output` into Ray's (storage_path, name): the run folder is storage_path/name.
-
-    Ray Train persists checkpoints through pyarrow filesystems; wrapping the fsspec filesystem
-    in pyarrow's FSSpecHandler lets one URI scheme (and one set of credentials) serve both.
-    """
-    import pyarrow.fs
-
-    from vattclips import storage
-
-    output = storage.normalize(output)
-    fs, path = storage.fs_for(output)
-    parent, name = path.rstrip("/").rsplit("/", 1)
-    if storage.is_local(output):
-        return RayStorage(storage_path=parent or "/", storage_filesystem=None, name=name)
-    handler = pyarrow.fs.FSSpecHandler(fs)
-    return RayStorage(parent, pyarrow.fs.PyFileSystem(handler), name)
-
-
 def existing_checkpoints(output: str) -> list[str]:
     from train.checkpoint import STATE_FILE
     from vattclips import storage
@@ -85,6 +57,34 @@ def prepare_run_folder(output: str, resume: bool, overwrite: bool) -> None:
     check_run_folder(output, resume, overwrite)
     if overwrite:
         storage.remove_tree(output)
+
+
+@dataclass(frozen=True)
+class RayStorage:
+    """RunConfig arguments that put the run's folder exactly at the output URI."""
+
+    storage_path: str
+    storage_filesystem: pyarrow.fs.FileSystem | None
+    name: str
+
+
+def ray_storage(output: str) -> RayStorage:
+    """Split `output` into Ray's (storage_path, name): the run folder is storage_path/name.
+
+    Ray Train persists checkpoints through pyarrow filesystems; wrapping the fsspec filesystem
+    in pyarrow's FSSpecHandler lets one URI scheme (and one set of credentials) serve both.
+    """
+    import pyarrow.fs
+
+    from vattclips import storage
+
+    output = storage.normalize(output)
+    fs, path = storage.fs_for(output)
+    parent, name = path.rstrip("/").rsplit("/", 1)
+    if storage.is_local(output):
+        return RayStorage(storage_path=parent or "/", storage_filesystem=None, name=name)
+    handler = pyarrow.fs.FSSpecHandler(fs)
+    return RayStorage(parent, pyarrow.fs.PyFileSystem(handler), name)
 
 
 def fit(

@@ -85,6 +85,7 @@ LABELLED = FixtureSpec(
     audio_only_every=7,
     samples_per_shard=8,
 )  # 8 colours: 2 train + 1 val each
+SMALL = FixtureSpec(samples_per_shard=6)  # 36 train clips in 6 shards, 12 val clips in 2
 
 
 def video_labels(spec: FixtureSpec, v: int) -> list[str]:

@@ -1,7 +1,6 @@
-"""Datasets the format package is tested on: the synthetic shards of tests/train (written by
-webdataset's own TarWriter, not by this project's writer) and real pipeline output (a build
-with the real Beam pipeline of the clock videos of tests/pipeline, whose every frame and
-audio block tells its source time)."""
+"""Real pipeline output for the format package's tests: a build with the real Beam pipeline of
+the clock videos of tests/pipeline, whose every frame and audio block tells its source time.
+(The synthetic shards, written by webdataset's own TarWriter, are tests/conftest.py's.)"""
 
 from __future__ import annotations
 
@@ -12,24 +11,10 @@ import numpy as np
 import pytest
 
 from tests.pipeline.conftest import run_build, write_clock_video, write_manifest
-from tests.train.shardgen import LABELLED, FixtureSpec, write_dataset
 
 VTT = "WEBVTT\n\n" + "".join(
     f"00:00:{1.6 * k:06.3f} --> 00:00:{1.6 * (k + 1):06.3f}\nstep {k} words\n\n" for k in range(8)
 )
-
-SPEC = FixtureSpec(samples_per_shard=6)  # 36 train clips in 6 shards, 12 val clips in 2
-
-
-@pytest.fixture(scope="session")
-def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_dataset(tmp_path_factory.mktemp("shards"), SPEC)
-
-
-@pytest.fixture(scope="session")
-def labelled_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """vatt-clips/2: a single label per clip, audio-only samples."""
-    return write_dataset(tmp_path_factory.mktemp("labelled"), LABELLED)
 
 
 def _tone_wav(path: Path, seconds: float, hz: float, rate: int = 44100) -> Path:
@@ -64,12 +49,11 @@ def built_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"id": "silent", "video": "silent.mp4", "label": "hush", "split": "val"},
         {"id": "tone", "video": "tone.wav", "label": "tick", "split": "val"},
     ]
-    manifest = write_manifest(d / "manifest.jsonl", rows)
-    out = d / "out"
+    flags = ["--asr", "none", "--allow-audio-only", "--shard-samples", "2"]
     run_build(
-        manifest,
-        out,
-        *("--asr", "none", "--allow-audio-only", "--shard-samples", "2"),
+        write_manifest(d / "manifest.jsonl", rows),
+        d / "out",
+        *flags,
         "--direct_running_mode=in_memory",
     )
-    return out
+    return d / "out"

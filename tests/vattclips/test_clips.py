@@ -14,7 +14,7 @@ import pytest
 
 import vattclips
 from tests.pipeline.conftest import dominant_hz, level_at, tone_at
-from tests.vattclips.conftest import SPEC
+from tests.train.shardgen import SMALL as SPEC
 from vattclips.captions import nearest_captions
 from vattclips.clips import Clip, ClipError
 

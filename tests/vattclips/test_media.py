@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
+from tests.train.shardgen import SMALL as SPEC
 from tests.train.shardgen import FixtureSpec, encode_flac, make_sample
-from tests.vattclips.conftest import SPEC
 from vattclips.audio import AudioDecodeError, decode_waveform, fit_length, flac_rate
 from vattclips.video import CropBox, VideoDecodeError, decode_clip, decode_frames, frame_indices
 

@@ -10,28 +10,28 @@ import pytest
 from vattclips.meta import Caption, ClipMeta, label_indices, label_names, read_meta
 from vattclips.schema import SCHEMA
 
-FIELDS = dict(
-    key="v_00001",
-    video_id="v",
-    clip=1,
-    source="gs://b/v.mp4",
-    start=3.2000000000000006,
-    end=6.4,
-    fps=10.0,
-    frames=32,
-    width=342,
-    height=256,
-    sample_rate=48000,
-    samples=153600,
-    has_audio=True,
-    has_video=True,
-    audio_padded=0,
-    text_source="captions:vtt",
-    segments=[{"start": 3.0, "end": 4.0, "text": "hi"}],
-    neighbors=[{"start": 3.0, "end": 4.0, "text": "hi"}],
-    probe={"duration": 9.0},
-    meta={"lang": "en"},
-)
+FIELDS = {
+    "key": "v_00001",
+    "video_id": "v",
+    "clip": 1,
+    "source": "gs://b/v.mp4",
+    "start": 3.2000000000000006,  # float noise: written to the microsecond
+    "end": 6.4,
+    "fps": 10.0,
+    "frames": 32,
+    "width": 342,
+    "height": 256,
+    "sample_rate": 48000,
+    "samples": 153600,
+    "has_audio": True,
+    "has_video": True,
+    "audio_padded": 0,
+    "text_source": "captions:vtt",
+    "segments": [{"start": 3.0, "end": 4.0, "text": "hi"}],
+    "neighbors": [{"start": 3.0, "end": 4.0, "text": "hi"}],
+    "probe": {"duration": 9.0},
+    "meta": {"lang": "en"},
+}
 
 
 def test_the_json_member_is_the_documented_object_with_sorted_keys() -> None:

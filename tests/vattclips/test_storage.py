@@ -118,13 +118,7 @@ def test_the_emulator_is_reached_without_google_credentials(gcs_emulator, tmp_pa
         "import sys; from vattclips import storage; "
         "storage.write_atomic(sys.argv[1], b'ok'); print(storage.read_bytes(sys.argv[1]).decode())"
     )
-    res = subprocess.run(
-        [sys.executable, "-c", code, uri],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cmd = [sys.executable, "-c", code, uri]
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "ok"
