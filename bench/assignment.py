@@ -38,7 +38,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from pipeline.beam_job import ClipTotals  # noqa: E402
-from pipeline.keys import split_for  # noqa: E402
 from pipeline.records import VideoRecord  # noqa: E402
 from pipeline.shards import (  # noqa: E402
     ShardPlan,
@@ -47,6 +46,7 @@ from pipeline.shards import (  # noqa: E402
     place_videos,
     video_positions,
 )
+from vattclips.keys import split_for  # noqa: E402
 
 SPILL_FILES = 512  # the simulated shuffle's files (a runner spills to disk or a shuffle service)
 CLIP_BYTES = 290_000  # ~0.29 MB per clip (docs/scaling.md)

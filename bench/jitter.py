@@ -25,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from model import get_config, train_word_tokenizer  # noqa: E402
 from train.augment import augment_preset  # noqa: E402
-from train.sample import ClipSpec, decode_sample, sub_window  # noqa: E402
-from train.shardlist import list_shards  # noqa: E402
-from train.stream import DataHealth, read_json_member, read_shard  # noqa: E402
+from train.sample import InputSpec, decode_sample, sub_window  # noqa: E402
+from train.stream import DataHealth, read_shard  # noqa: E402
+from vattclips.dataset import list_shards  # noqa: E402
+from vattclips.meta import read_meta  # noqa: E402
 
 
 def storage(root: str) -> dict[str, float]:
@@ -64,10 +65,8 @@ def main() -> int:
     raws = {name: first_clips(root, args.clips) for name, root in roots.items()}
     tokenizer = train_word_tokenizer(["a red shape"], 64)
     for config in ("tiny", "bbs"):
-        spec = ClipSpec.from_model_config(get_config(config), augment_preset("paper"))
-        jittered = sum(
-            sub_window(read_json_member(r), spec, None) is not None for r in raws["long"]
-        )
+        spec = InputSpec.from_model_config(get_config(config), augment_preset("paper"))
+        jittered = sum(sub_window(read_meta(r), spec, None) is not None for r in raws["long"])
         best = dict.fromkeys(roots, float("inf"))
         for _ in range(args.rounds):
             for name in roots:

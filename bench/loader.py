@@ -33,7 +33,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from model import get_config, train_word_tokenizer  # noqa: E402
-from train.audio import decode_waveform  # noqa: E402
 from train.augment import AugmentConfig, finalize_video, random_resized_crop  # noqa: E402
 from train.data import (  # noqa: E402
     ClipStream,
@@ -42,11 +41,12 @@ from train.data import (  # noqa: E402
     make_loader,
     same_video_pairs,
 )
-from train.sample import ClipSpec  # noqa: E402
-from train.shardlist import list_shards  # noqa: E402
+from train.sample import InputSpec  # noqa: E402
 from train.stream import DataHealth, read_shard  # noqa: E402
 from train.text import caption_corpus, neighbor_texts, tokenize_bag  # noqa: E402
-from train.video import decode_clip  # noqa: E402
+from vattclips.audio import decode_waveform  # noqa: E402
+from vattclips.dataset import list_shards  # noqa: E402
+from vattclips.video import decode_clip  # noqa: E402
 
 BATCH = 16
 
@@ -98,7 +98,7 @@ def _video(batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return batch["video"], batch["video_affine"]
 
 
-def stage_times(urls: list[str], spec: ClipSpec, tokenizer, n: int) -> dict[str, float]:
+def stage_times(urls: list[str], spec: InputSpec, tokenizer, n: int) -> dict[str, float]:
     """CPU milliseconds per clip of each stage on `n` clips (one thread), best of 2 passes
     after a warm-up clip."""
     rng = np.random.default_rng(0)
@@ -139,7 +139,7 @@ def stage_times(urls: list[str], spec: ClipSpec, tokenizer, n: int) -> dict[str,
     return {k: round(v, 2) for k, v in best.items()}
 
 
-def spreading(root: str, tokenizer, spec: ClipSpec, batches: int) -> dict[str, float]:
+def spreading(root: str, tokenizer, spec: InputSpec, batches: int) -> dict[str, float]:
     """Mean same-video pairs per batch, and share of batches with one, for our shuffle, for no
     shuffle, and for ideal uniform batches."""
     import pyarrow.parquet as pq
@@ -214,7 +214,7 @@ def main() -> int:
         )
         geometries = (("full_32x224", get_config("bbs")), ("tiny", get_config("tiny")))
         for geometry, cfg in geometries if not args.spread_only else ():
-            spec = ClipSpec.from_model_config(cfg)
+            spec = InputSpec.from_model_config(cfg)
             stream = ClipStream(
                 urls, spec, tokenizer, LoaderConfig(BATCH, 0), shard_samples=shards.samples
             )
@@ -231,7 +231,7 @@ def main() -> int:
                 f"clips_per_wall_s_{cores}_workers": round(wall_many, 1),
                 "stage_ms_per_clip": stage_times(urls, spec, tokenizer, 48),
             }
-        spec = ClipSpec.from_model_config(get_config("tiny"))
+        spec = InputSpec.from_model_config(get_config("tiny"))
         report["clip_spreading"] = spreading(root, tokenizer, spec, 400)
     if args.json:
         print(json.dumps(report))

@@ -29,7 +29,6 @@ from collections.abc import Iterable, Iterator
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline import storage
 from pipeline.labels import LabelSpace
 from pipeline.manifest import ManifestRow
 from pipeline.options import BuildOptions
@@ -47,6 +46,7 @@ from pipeline.shards import (
 from pipeline.video import process_video
 from pipeline.vocabulary import CorpusWordCounts
 from pipeline.work import part_uri, record_uri
+from vattclips import storage
 
 log = logging.getLogger(__name__)
 

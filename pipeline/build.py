@@ -18,7 +18,6 @@ import time
 
 import apache_beam as beam
 
-from pipeline import storage
 from pipeline.asr import resolve_asr
 from pipeline.beam_job import NAMESPACE, build_graph
 from pipeline.errors import ConfigError
@@ -33,6 +32,7 @@ from pipeline.runner import beam_options, counters
 from pipeline.split_files import SplitFileOptions
 from pipeline.staging import stage_inputs, stage_retry_inputs
 from pipeline.work import done_uri, retry_inputs_uri, work_uri
+from vattclips import storage
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import fsspec
 from fsspec.utils import infer_compression
+
+from vattclips import storage
 
 logger = logging.getLogger(__name__)
 
@@ -441,7 +442,7 @@ def load_captions(uri: str, duration: float | None = None) -> tuple[list[Segment
     Returns (segments cleaned against `duration`, format). Raises CaptionError naming `uri`.
     """
     try:
-        with fsspec.open(uri, "rb", compression="infer") as f:
+        with storage.open_file(uri, "rb", compression="infer") as f:
             data = f.read(MAX_CAPTION_BYTES + 1)
     except (OSError, ValueError, EOFError, zlib.error, lzma.LZMAError) as exc:  # missing, corrupt
         raise _error(uri, f"cannot read: {type(exc).__name__}: {exc}") from exc

@@ -11,6 +11,7 @@ from clifields import add_arguments, option, values
 from pipeline.errors import ConfigError
 from pipeline.options import SCHEMA, BuildOptions
 from pipeline.split_files import SplitFileOptions
+from vattclips import logs
 
 log = logging.getLogger("pipeline")
 
@@ -117,7 +118,7 @@ def _demo_corpus(a: argparse.Namespace) -> int:
 
 
 def _interrupted(output: str) -> str:
-    from pipeline import storage
+    from vattclips import storage
 
     done = storage.list_names(storage.join(output.rstrip("/"), "_work", "videos"), ".json")
     return (
@@ -153,13 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "build":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    for noisy in ("apache_beam", "absl", "fsspec", "gcsfs", "s3fs", "botocore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure(args.verbose, quiet=("apache_beam", "absl"))
     # the local runner relays every worker warning (unparsed args, ...) through this logger
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
     if args.command != "build":

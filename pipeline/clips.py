@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """The geometry of every clip (the shard format's `fps`, `frames`, `samples`...)."""
+    """The geometry of every clip a build cuts (the shard format's `fps`, `frames`,
+    `samples`...); what a model takes of a clip is train's `InputSpec`."""
 
     clip_seconds: float = option(
         3.2,

@@ -15,45 +15,14 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import __version__, storage
+from pipeline import __version__
 from pipeline.labels import LabelSpace
 from pipeline.options import SCHEMA, BuildOptions
 from pipeline.records import Failure, LostClips, ShardCommit, ShardEntry, VideoRecord
 from pipeline.staging import manifest_failures
 from pipeline.work import read_all, round_folder, work_uri
-
-INDEX_SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("shard", pa.string()),
-        ("split", pa.string()),
-        ("video_id", pa.string()),
-        ("source", pa.string()),
-        ("clip", pa.int32()),
-        ("start", pa.float64()),
-        ("end", pa.float64()),
-        ("has_audio", pa.bool_()),
-        ("has_video", pa.bool_()),
-        ("labels", pa.list_(pa.string())),  # the clip's class names ([] when unlabelled)
-        ("text_chars", pa.int32()),
-        ("n_segments", pa.int32()),
-        ("n_neighbors", pa.int32()),
-    ]
-)
-
-
-FAILURES_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("line", pa.int64()),
-        ("video_id", pa.string()),
-        ("stage", pa.string()),
-        ("error", pa.string()),
-        ("clips_lost", pa.int64()),
-        ("transient", pa.bool_()),
-    ]
-)
-
+from vattclips import storage
+from vattclips.tables import FAILURES_SCHEMA, INDEX_SCHEMA
 
 INDEX_ROW_GROUP = 100_000  # rows: the index is written as it is read, a group at a time
 

@@ -26,12 +26,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-import fsspec
 from fsspec.utils import infer_compression
 
 from pipeline.errors import ConfigError
-from pipeline.keys import default_video_id, sanitize_id
 from pipeline.labels import Label, parse_label
+from vattclips import storage
+from vattclips.keys import default_video_id, sanitize_id
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ class _RowBuilder:
 
 def _open(uri: str, mode: str = "rb", compressed: bool = True) -> IO:
     try:
-        return fsspec.open(
+        return storage.open_file(
             uri, mode, compression="infer" if compressed else None, encoding="utf-8"
         ).open()
     except (OSError, ValueError) as exc:
@@ -492,7 +492,7 @@ def _manifest_format(uri: str) -> str:
 
 def _check_exists(uri: str) -> None:
     try:
-        fs, path = fsspec.core.url_to_fs(uri)
+        fs, path = storage.fs_for(uri)
         exists, is_dir = fs.exists(path), fs.isdir(path)
     except Exception as exc:  # unknown protocol, missing credentials, network...
         raise ManifestError(f"manifest {uri}: cannot access: {exc}") from exc

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 from clifields import option
 from pipeline.clips import ClipSpec
 from pipeline.decode import EncodeOptions
+from vattclips.schema import SCHEMA
 
-SCHEMA = "vatt-clips/2"  # /2 adds labels, spans, audio-only samples (docs/shard-format.md)
 # How clips are laid out in shards (not the format: readers see the same). 2: spread over the
 # shards of a split by a keyed permutation; 1 (before): packed side by side in video-id order.
 # Part of the fingerprint, so that a re-run never mixes the two layouts in one output.

@@ -11,10 +11,10 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from pipeline import storage
 from pipeline.errors import ConfigError
 from pipeline.manifest import ManifestError, ManifestRow
 from pipeline.split_files import SplitFileOptions, read_input
+from vattclips import storage
 
 
 @contextlib.contextmanager

@@ -6,8 +6,8 @@ import logging
 import threading
 import time
 
-from pipeline import storage
 from pipeline.work import round_folder, work_uri
+from vattclips import storage
 
 log = logging.getLogger(__name__)
 

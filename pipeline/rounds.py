@@ -6,9 +6,9 @@ new shards numbered after the committed ones, which are never rewritten. A round
 
 from __future__ import annotations
 
-from pipeline import storage
 from pipeline.records import RoundRecord
 from pipeline.work import done_uri
+from vattclips import storage
 
 
 def completed_rounds(output: str) -> list[RoundRecord]:

@@ -23,28 +23,25 @@ committed ones (`first`), so committed shards never change.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from pipeline import storage
 from pipeline.errors import StageError, is_transient
-from pipeline.keys import stable_fraction
 from pipeline.records import IndexRow, LostClips, ShardCommit, VideoRecord
-from pipeline.tars import SampleTarWriter, read_sample_block
 from pipeline.work import work_uri
+from vattclips import storage
+from vattclips.keys import stable_fraction, video_id_of
+from vattclips.meta import label_names, read_meta
+from vattclips.schema import shard_name
+from vattclips.tars import SampleTarWriter, read_sample_block
 
 log = logging.getLogger(__name__)
 
 VIDEOS_PER_BUCKET = 1000  # one bucket's records sit on one worker: ~1 MB
 FETCH_DEPTH = 8  # clip reads in flight per shard writer (each a ranged GET on a bucket)
 _MASK64 = (1 << 64) - 1
-
-
-def shard_name(split: str, n: int) -> str:
-    return f"shards/{split}-{n:06d}.tar"
 
 
 def bucket_count(videos: int, per_bucket: int = VIDEOS_PER_BUCKET) -> int:
@@ -243,7 +240,7 @@ def index_row(sample: dict, shard: str, split: str) -> IndexRow:
     """The index row of a sample read back from its per-video tar. The shard writer has the
     sample's bytes only (a ClipRef is a byte range), so its fields come from the sample's json:
     the per-video records under _work/ carry no per-clip fields, and keep their bytes."""
-    meta = json.loads(sample["json"])
+    meta = read_meta(sample)
     return IndexRow(
         key=sample["__key__"],
         shard=shard,
@@ -255,15 +252,11 @@ def index_row(sample: dict, shard: str, split: str) -> IndexRow:
         end=float(meta["end"]),
         has_audio=bool(meta["has_audio"]),
         has_video=bool(meta.get("has_video", True)),
-        labels=_names(meta.get("label")),
+        labels=label_names(meta.get("label")),
         text_chars=len(sample.get("txt", b"").decode("utf-8")),
         n_segments=len(meta["segments"]),
         n_neighbors=len(meta["neighbors"]),
     )
-
-
-def _names(label: str | list[str] | None) -> list[str]:
-    return [] if label is None else [label] if isinstance(label, str) else list(label)
 
 
 def _read_clip(output: str, ref: ClipRef) -> dict:
@@ -278,7 +271,7 @@ def _read_clip(output: str, ref: ClipRef) -> dict:
             f"({type(exc).__name__}: {exc})",
             is_transient(exc),
         ) from exc
-    if not sample["__key__"].startswith(ref.video_id + "_"):
+    if video_id_of(sample["__key__"]) != ref.video_id:
         raise StageError("write", f"{ref.spill} at {ref.start} holds {sample['__key__']}")
     return sample
 

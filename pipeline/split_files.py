@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from clifields import option
-from pipeline import storage
 from pipeline.manifest import (
     ManifestError,
     ManifestProblem,
@@ -35,6 +34,7 @@ from pipeline.manifest import (
     read_manifest,
     rows_from_records,
 )
+from vattclips import storage
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from pipeline import storage
 from pipeline.errors import ConfigError
 from pipeline.labels import LabelCollector, LabelSpace
 from pipeline.manifest import ManifestError, ManifestProblem, ManifestRow
 from pipeline.records import Failure
 from pipeline.split_files import SplitFileOptions, read_input
 from pipeline.work import read_all, retry_inputs_uri, round_folder, work_uri
+from vattclips import storage
 
 CHUNK_ROWS = 200  # manifest rows per input chunk: the unit Beam reads
 

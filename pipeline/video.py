@@ -6,17 +6,14 @@ in the failures), and is not decoded again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 
-from pipeline import asr, storage
+from pipeline import asr
 from pipeline.captions import (
     CaptionError,
     Segment,
@@ -27,15 +24,18 @@ from pipeline.captions import (
 from pipeline.clips import CaptionIndex, Window, plan_windows
 from pipeline.decode import ASR_SAMPLE_RATE, cut_clips
 from pipeline.errors import Stage, StageError, is_transient
-from pipeline.keys import clip_key, split_for
+from pipeline.fetch import local_copy
 from pipeline.labels import LabelSpace
 from pipeline.manifest import ManifestRow
-from pipeline.options import SCHEMA, BuildOptions
+from pipeline.options import BuildOptions
 from pipeline.probe import Probe, probe
 from pipeline.records import Failure, VideoRecord
-from pipeline.tars import SampleTarWriter
 from pipeline.vocabulary import write_video_words
 from pipeline.work import spill_name
+from vattclips import storage
+from vattclips.keys import clip_key, split_for
+from vattclips.meta import ClipMeta
+from vattclips.tars import SampleTarWriter
 
 log = logging.getLogger(__name__)
 
@@ -101,34 +101,33 @@ def _sample(
         captions_used.update(inside, near)
     text = " ".join(s.text for s in inside)
     label_fields, cls = labels.clip_fields(row.label) if labels else ({}, None)
-    meta = {
-        "schema": SCHEMA,
-        "key": key,
-        "video_id": row.video_id,
-        "clip": w.clip,
-        "source": row.video,
-        "start": round(start, 6),
-        "end": round(end, 6),
-        "fps": opts.clip.fps,
-        "frames": w.frames if media.mp4 is not None else 0,
-        "width": media.width,
-        "height": media.height,
-        "sample_rate": opts.clip.sample_rate,
-        "samples": w.samples,
-        "has_audio": media.flac is not None,
-        "has_video": media.mp4 is not None,
-        "audio_padded": media.audio_padded,
-        "text_source": text_source,
-        "segments": [asdict(s) for s in inside],
-        "neighbors": [asdict(s) for s in near],
-        "probe": p.to_dict(),
-        "meta": row.meta or {},
+    meta = ClipMeta(
+        key=key,
+        video_id=row.video_id,
+        clip=w.clip,
+        source=row.video,
+        start=start,
+        end=end,
+        fps=opts.clip.fps,
+        frames=w.frames if media.mp4 is not None else 0,
+        width=media.width,
+        height=media.height,
+        sample_rate=opts.clip.sample_rate,
+        samples=w.samples,
+        has_audio=media.flac is not None,
+        has_video=media.mp4 is not None,
+        audio_padded=media.audio_padded,
+        text_source=text_source,
+        segments=[asdict(s) for s in inside],
+        neighbors=[asdict(s) for s in near],
+        probe=p.to_dict(),
+        meta=row.meta or {},
         **label_fields,
-    }
+    )
     sample = {
         "__key__": key,
         "txt": text.encode("utf-8"),
-        "json": json.dumps(meta, sort_keys=True).encode("utf-8"),
+        "json": meta.to_json(),
     }
     if media.mp4 is not None:
         sample["mp4"] = media.mp4
@@ -184,7 +183,7 @@ def process_video(
 
     tmpdir = tempfile.mkdtemp(prefix="vatt-video-")
     try:
-        with storage.local_copy(source, opts.max_video_bytes) as path:
+        with local_copy(source, opts.max_video_bytes) as path:
             p = probe(path, source, allow_audio_only=opts.allow_audio_only)
             _check_limits(p, source, opts)
             windows = _plan(p, row, source, opts)
@@ -287,22 +286,3 @@ def process_video(
 
 def _order(s: Segment) -> tuple[float, float, str]:
     return (s.start, s.end, s.text)
-
-
-def iter_spill_samples(output: str, spill: str) -> Iterator[dict]:
-    """Stream the samples of one per-video tar, in key order, one sample in memory at a time."""
-    fs, path = storage.fs_for(storage.join(output, spill))
-    with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tar:
-        current: dict | None = None
-        for m in tar:
-            if not m.isfile():
-                continue
-            key, ext = m.name.split(".", 1)
-            if current is not None and current["__key__"] != key:
-                yield current
-                current = None
-            if current is None:
-                current = {"__key__": key}
-            current[ext] = tar.extractfile(m).read()
-        if current is not None:
-            yield current

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 
-from pipeline import storage
 from pipeline.records import VideoRecord
 from pipeline.work import work_uri
+from vattclips import storage
 from vattclips.words import WORD_COUNTS_FILE, WordCounts, most_frequent_first, split_words
 
 # The tail cut: 4x the paper's 2^16-word vocabulary. At HowTo100M's scale the distinct "words"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipeline import storage
+from vattclips import storage
 
 READ_DEPTH = 16  # records read at once by the driver (each read is a round trip on a bucket)
 

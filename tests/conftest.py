@@ -1,4 +1,5 @@
-"""Fixtures shared by every package's tests: a real GCS API on loopback (in-memory emulator)."""
+"""Fixtures shared by every package's tests: a real GCS API on loopback (in-memory emulator),
+an S3 one (moto), and the small synthetic datasets of tests/train/shardgen.py."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +87,19 @@ def bucket(request):
     else:
         env = request.getfixturevalue("s3_server")
     return f"{request.param}://vatt-test", env
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """vatt-clips/1, written by webdataset's own TarWriter (shardgen.SMALL)."""
+    from tests.train.shardgen import SMALL, write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("shards"), SMALL)
+
+
+@pytest.fixture(scope="session")
+def labelled_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """vatt-clips/2: the colour planted as a single label (8 classes), audio-only samples."""
+    from tests.train.shardgen import LABELLED, write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("labelled"), LABELLED)

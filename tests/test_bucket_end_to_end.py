@@ -13,9 +13,9 @@ import subprocess
 import pandas as pd
 import pytest
 
-from pipeline import storage
 from tests.pipeline.conftest import ROOT, write_clock_video, write_manifest
 from tests.train.conftest import TEST_MODEL
+from vattclips import storage
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from model import VattModel, load_tokenizer
-from train import storage
+from vattclips import storage
 
 STATE_FILE = "state.json"
 

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from transformers import PreTrainedTokenizerFast
 
 from train.loader_config import LoaderConfig
-from train.sample import ClipSpec, decode_sample
+from train.sample import InputSpec, decode_sample
 from train.stream import (
     DataHealth,
     RawSample,
@@ -45,6 +45,7 @@ from train.stream import (
     shuffled,
     weighted_mix,
 )
+from vattclips.keys import video_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class ClipStream:
     def __init__(
         self,
         data: Sequence[str] | Sequence[Source],
-        spec: ClipSpec,
+        spec: InputSpec,
         tokenizer: PreTrainedTokenizerFast,
         cfg: LoaderConfig,
         train: bool = True,
@@ -247,7 +248,7 @@ class ClipStream:
         out: list[list[str]] = []
         current: list[str] = []
         for raw in self._shuffle(self._source()):
-            current.append(raw["__key__"].rsplit("_", 1)[0])  # key = {video_id}_{clip:05d}
+            current.append(video_id_of(raw["__key__"]))
             if len(current) == self.cfg.batch_size:
                 out.append(current)
                 current = []

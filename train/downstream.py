@@ -15,7 +15,7 @@ import json
 import logging
 import sys
 
-from train import cluster, storage
+from train import cluster
 from train.checkpoint import find_checkpoint, read_run_config
 from train.downstream_inputs import INPUT_ERRORS, LabelSet, labelled_dataset, load_model, parse_cli
 from train.features import extract
@@ -24,6 +24,7 @@ from train.finetune_config import FinetuneConfig
 from train.linear_probe import run_probe
 from train.ray_fit import last_checkpoint
 from train.zero_shot import DEFAULT_TEMPLATE, run_zero_shot
+from vattclips import storage
 
 logger = logging.getLogger("train.downstream")
 

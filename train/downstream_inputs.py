@@ -16,7 +16,8 @@ import transformers
 from model import VattModel
 from train import logs
 from train.checkpoint import CheckpointNotFoundError, load_for_inference
-from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
+from train.stream import register_fsspec_schemes
+from vattclips.dataset import DatasetRootError, list_shards
 
 logger = logging.getLogger(__name__)
 

@@ -73,7 +73,6 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-import fsspec
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -84,8 +83,10 @@ from train import logs
 from train.augment import finalize_video
 from train.checkpoint import CheckpointNotFoundError, load_for_inference
 from train.data import ClipStream, LoaderConfig, make_loader
-from train.sample import ClipSpec
-from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
+from train.sample import InputSpec
+from train.stream import register_fsspec_schemes
+from vattclips import storage
+from vattclips.dataset import DatasetRootError, list_shards
 
 logger = logging.getLogger("train.evaluate")
 
@@ -132,7 +133,7 @@ def embed_split(
     shards = list_shards(data, split)
     stream = ClipStream(
         shards.urls,
-        ClipSpec.from_model_config(cfg, need_video=False),  # audio-only samples: va only
+        InputSpec.from_model_config(cfg, need_video=False),  # audio-only samples: va only
         tokenizer,
         LoaderConfig(batch_size=batch_size, num_workers=0),
         train=False,
@@ -305,7 +306,7 @@ def write_tsne_png(emb: SplitEmbeddings, path: str, label_names: tuple[str, ...]
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    with fsspec.open(path, "wb") as f:
+    with storage.open_file(path, "wb") as f:
         fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
     return n
@@ -370,7 +371,7 @@ def write_examples_png(emb: SplitEmbeddings, path: str, n: int = 4) -> list[dict
         fontsize=10,
     )
     fig.tight_layout()
-    with fsspec.open(path, "wb") as f:
+    with storage.open_file(path, "wb") as f:
         fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
     return rows

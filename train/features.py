@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from model import VattModel
 from train.augment import finalize_video
 from train.data import ClipStream, LoaderConfig, make_loader
-from train.sample import ClipSpec
-from train.shardlist import list_shards
+from train.sample import InputSpec
+from vattclips.dataset import list_shards
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def _one_pass(
     model: VattModel,
     tokenizer: object,
     urls: tuple[str, ...],
-    spec: ClipSpec,
+    spec: InputSpec,
     batch_size: int,
     device: torch.device,
     progress: Progress,
@@ -197,7 +197,7 @@ def extract(
     progress = Progress(f"features of {data} [{split}]", total)
     passes = []
     for index in range(crops):
-        spec = ClipSpec.from_model_config(
+        spec = InputSpec.from_model_config(
             model.config, need_video=False, crops=crops, crop_index=index
         )
         passes.append(

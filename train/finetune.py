@@ -19,12 +19,11 @@ import os
 import sys
 from typing import Any
 
-import fsspec
 import ray.train
 
 from clifields import add_arguments, values
 from model import CONFIG_NAMES, VattConfig, load_tokenizer
-from train import cluster, storage
+from train import cluster
 from train.checkpoint import CheckpointNotFoundError, find_checkpoint, local_copy
 from train.classify import evaluate_classifier, load_classifier
 from train.downstream_inputs import labelled_dataset, parse_cli
@@ -32,7 +31,8 @@ from train.finetune_config import FinetuneConfig
 from train.finetune_loop import finetune_loop_per_worker
 from train.pretrain import StorageAccessError, check_inputs, prepare_tokenizer
 from train.ray_fit import RunExistsError, fit, last_checkpoint, prepare_run_folder
-from train.shardlist import DatasetRootError
+from vattclips import storage
+from vattclips.dataset import DatasetRootError
 
 logger = logging.getLogger("train.finetune")
 
@@ -118,7 +118,7 @@ def score_checkpoint(fc: FinetuneConfig, checkpoint: str) -> dict:
     model, tokenizer, step = load_classifier(checkpoint)
     result = evaluate_classifier(model, tokenizer, fc.root, "val", fc.test_crops, fc.batch_size)
     result.update({"step": step, "checkpoint": checkpoint, "from_scratch": fc.init is None})
-    with fsspec.open(storage.join(fc.output, EVAL_FILE), "wb") as f:
+    with storage.open_file(storage.join(fc.output, EVAL_FILE), "wb") as f:
         f.write(json.dumps(result, indent=1).encode("utf-8"))
     return result
 

@@ -23,7 +23,7 @@ from train.augment import augment_preset
 from train.checkpoint import find_checkpoint, local_copy
 from train.finetune_config import FinetuneConfig
 from train.loop import Task, run_worker
-from train.sample import ClipSpec
+from train.sample import InputSpec
 from train.step import to_device
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,10 @@ def _sgd(model: torch.nn.Module, tc: FinetuneConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
 
 
-def _spec(cfg: Any, tc: FinetuneConfig) -> ClipSpec:
+def _spec(cfg: Any, tc: FinetuneConfig) -> InputSpec:
     # Audio-only samples stay in the stream (an audio classifier uses them; a video one masks
     # them out of the loss) instead of counting as corrupt.
-    return ClipSpec.from_model_config(cfg, augment_preset(tc.augment), need_video=False)
+    return InputSpec.from_model_config(cfg, augment_preset(tc.augment), need_video=False)
 
 
 def classification_loss(

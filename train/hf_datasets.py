@@ -7,10 +7,10 @@
 Why a `features=` recipe rather than the builder's guess: datasets 5 types `mp4` members as
 `Video` and `flac` as `Audio`, both decoded through torchcodec (not loadable with a CPU-only
 torch), and it guesses the `json` schema from the first five samples, so a pass-through manifest
-column that is `[]` there becomes `null` and later rows fail to cast. Here media stay bytes (decode
-them with PyAV, `train.video.decode_clip`, or cast to `Audio`/`Video` where torchcodec works)
-and `json` has the documented fields with their types; the manifest's pass-through `meta` is
-left out unless its columns are typed by the caller.
+column that is `[]` there becomes `null` and later rows fail to cast. Here media stay bytes
+(decode them with `vattclips.video.decode_frames` and `vattclips.audio.decode_waveform`, or cast
+to `Audio`/`Video` where torchcodec works) and `json` has the documented fields with their
+types; the manifest's pass-through `meta` is left out unless its columns are typed by the caller.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import datasets
 from datasets import Features, List, Value
 
-from train.shardlist import list_shards
+from vattclips.dataset import list_shards
 
 SEGMENT = {"start": Value("float64"), "end": Value("float64"), "text": Value("string")}
 PROBE = {

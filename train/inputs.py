@@ -30,7 +30,7 @@ import torch
 
 from model import encode_texts
 from train.augment import finalize_video
-from train.sample import ClipSpec, decode_sample
+from train.sample import InputSpec, decode_sample
 
 
 def _sample_bytes(sample: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,12 +47,11 @@ def _sample_bytes(sample: Mapping[str, Any]) -> dict[str, Any]:
 
 def cut_sample(path: str, start: float = 0.0, clip_seconds: float = 3.2) -> dict[str, Any]:
     """The clip of the video file `path` starting at `start` s, as a shard sample's members."""
-    from pipeline.clips import ClipSpec as CutSpec
-    from pipeline.clips import Window
+    from pipeline.clips import ClipSpec, Window
     from pipeline.decode import cut_clips
     from pipeline.probe import probe
 
-    spec = CutSpec(clip_seconds=clip_seconds)
+    spec = ClipSpec(clip_seconds=clip_seconds)
     info = probe(path, path)
     first = int(round(start * spec.fps))
     window = Window(0, first, spec.frames, spec.fps, spec.sample_rate, spec.samples)
@@ -77,7 +76,7 @@ def model_inputs(
 ) -> dict[str, torch.Tensor]:
     """`video`, `audio`, `text_ids` for `model(**inputs)` from a video file (path, cut at
     `start`) or a shard sample; `texts` replaces the clip's own captions."""
-    spec = ClipSpec.from_model_config(config)
+    spec = InputSpec.from_model_config(config)
     if isinstance(source, Mapping):
         raw = _sample_bytes(source)
     else:

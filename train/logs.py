@@ -1,7 +1,8 @@
-"""Logging of the training CLIs and Ray Train workers: INFO for ours, WARNING for libraries
-whose INFO lines repeat what ours say (fsspec announces every read-ahead cache; Ray Train
-prints each report as `TrainingReport(...)` and each checkpoint's path, which our checkpoint
-line names; TensorBoard's reader logs "No path found after" each event file it has read)."""
+"""Logging of the training CLIs and Ray Train workers: the project's one setup
+(`vattclips.logs`: INFO for ours, WARNING for the storage libraries), plus WARNING for the
+libraries whose INFO lines repeat what ours say (Ray Train prints each report as
+`TrainingReport(...)` and each checkpoint's path, which our checkpoint line names;
+TensorBoard's reader logs "No path found after" each event file it has read)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,13 @@ import logging
 import os
 import sys
 
-QUIET = (
-    "fsspec",
-    "gcsfs",
-    "s3fs",
-    "botocore",
-    "aiobotocore",
-    "urllib3",
-    "ray.train",
-    "tensorboard",
-)
+from vattclips import logs
+
+QUIET = ("ray.train", "tensorboard")
 
 
 def configure() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for name in QUIET:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    logs.configure(quiet=QUIET)
     # Ray Train's per-report line comes from a logger named by its file's path, not "ray.train"
     context = sys.modules.get("ray.train.v2._internal.execution.context")
     if context is not None and getattr(context, "__file__", None):

@@ -28,16 +28,18 @@ import torch
 import transformers
 
 from model import VattModel, get_config
-from train import logs, storage
+from train import logs
 from train.augment import augment_preset
 from train.checkpoint import TrainState, checkpoint_name, restore_training, save_checkpoint
 from train.config import TrainConfig
 from train.data import ClipStream, Source, batches_per_worker, make_loader
 from train.metrics import FROM, MetricsWriter, StepMeter, plot_curves, progress_line
-from train.sample import ClipSpec
+from train.sample import InputSpec
 from train.schedule import make_scheduler
-from train.shardlist import list_shards, register_fsspec_schemes
 from train.step import make_optimizer, to_device, train_step
+from train.stream import register_fsspec_schemes
+from vattclips import storage
+from vattclips.dataset import list_shards
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +116,8 @@ def _adam(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Optimizer:
     return make_optimizer(model.parameters(), tc.lr, next(model.parameters()).device)
 
 
-def _pretraining_spec(cfg: Any, tc: TrainConfig) -> ClipSpec:
-    return ClipSpec.from_model_config(
+def _pretraining_spec(cfg: Any, tc: TrainConfig) -> InputSpec:
+    return InputSpec.from_model_config(
         cfg, augment_preset(tc.augment), temporal_jitter=tc.temporal_jitter
     )
 
@@ -128,7 +130,7 @@ class Task:
 
     config_type: type[TrainConfig]
     build_model: Callable[[Any, str | None], torch.nn.Module]
-    spec: Callable[[Any, Any], ClipSpec]
+    spec: Callable[[Any, Any], InputSpec]
     optimizer: Callable[[torch.nn.Module, Any], torch.optim.Optimizer]
     step: Callable[..., dict[str, torch.Tensor]]
 

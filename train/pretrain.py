@@ -95,7 +95,7 @@ def command_from_args(args: argparse.Namespace) -> PretrainCommand:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig of the command line: the named run's (else TrainConfig's defaults)
     changed by the options given; `--set` adds to the run's model overrides."""
-    from train import storage
+    from vattclips import storage
 
     command = command_from_args(args)
     changes = values(TrainConfig, args)
@@ -115,8 +115,8 @@ def prepare_tokenizer(tc: TrainConfig, vocab_size: int) -> PreTrainedTokenizerFa
     """The run's tokenizer: reused from `output/tokenizer` if present, else the most frequent
     words of the train split's word counts (train.vocabulary), saved there."""
     from model import load_tokenizer
-    from train import storage
     from train.vocabulary import build_vocabulary
+    from vattclips import storage
 
     target = storage.join(tc.output, "tokenizer")
     if storage.exists(storage.join(target, "tokenizer.json")):
@@ -142,9 +142,10 @@ def check_inputs(tc: TrainConfig) -> VattConfig:
     names and geometry, the dataset (readable, a vatt-clips dataset), the run folder
     (writable: credentials, bucket)."""
     from model import get_config
-    from train import storage
     from train.augment import augment_preset
-    from train.shardlist import DatasetRootError, list_shards, register_fsspec_schemes
+    from train.stream import register_fsspec_schemes
+    from vattclips import storage
+    from vattclips.dataset import DatasetRootError, list_shards
 
     register_fsspec_schemes()
     model_cfg = get_config(tc.config, **tc.overrides)  # bad names, fields, geometry
@@ -181,15 +182,16 @@ def run(
 ) -> ray.train.Result:
     """Train; returns Ray Train's Result (its .checkpoint is the last one). `model_cfg`: what
     check_inputs(tc) returned, when the caller already ran it (and check_run_folder)."""
-    from train import cluster, storage
+    from train import cluster
     from train.loop import train_loop_per_worker
     from train.ray_fit import fit
+    from vattclips import storage
 
     if model_cfg is None:
         model_cfg = check_inputs(tc)
         check_run_folder(tc, resume, overwrite)
     if overwrite:
-        storage.remove(tc.output)
+        storage.remove_tree(tc.output)
     tokenizer = prepare_tokenizer(tc, model_cfg.vocab_size)
     cluster.connect(tc.num_workers * tc.cpus_per_worker)
     return fit(train_loop_per_worker, {"train": tc.to_dict(), "tokenizer": tokenizer}, tc)
@@ -199,9 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = command_from_args(args)
     logs.configure()
-    from train import cluster, storage
+    from train import cluster
     from train.loop import CURVES_PNG
-    from train.shardlist import DatasetRootError
+    from vattclips import storage
+    from vattclips.dataset import DatasetRootError
 
     started = False
     try:

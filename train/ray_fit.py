@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 # Ray, and the checkpoint module's torch, load only when a run starts: `train.pretrain --help`
 # imports this module for RunExistsError and must answer at once.
 if TYPE_CHECKING:
+    import pyarrow.fs
     import ray.train
 
     from train.config import TrainConfig
@@ -26,8 +28,8 @@ class RunExistsError(Exception):
 
 
 def existing_checkpoints(output: str) -> list[str]:
-    from train import storage
     from train.checkpoint import STATE_FILE
+    from vattclips import storage
 
     return storage.glob(storage.join(output, "checkpoint_*", STATE_FILE))
 
@@ -50,11 +52,39 @@ def check_run_folder(output: str, resume: bool, overwrite: bool) -> bool:
 
 def prepare_run_folder(output: str, resume: bool, overwrite: bool) -> None:
     """Empty the folder (--overwrite), or refuse to start over a run without --resume."""
-    from train import storage
+    from vattclips import storage
 
     check_run_folder(output, resume, overwrite)
     if overwrite:
-        storage.remove(output)
+        storage.remove_tree(output)
+
+
+@dataclass(frozen=True)
+class RayStorage:
+    """RunConfig arguments that put the run's folder exactly at the output URI."""
+
+    storage_path: str
+    storage_filesystem: pyarrow.fs.FileSystem | None
+    name: str
+
+
+def ray_storage(output: str) -> RayStorage:
+    """Split `output` into Ray's (storage_path, name): the run folder is storage_path/name.
+
+    Ray Train persists checkpoints through pyarrow filesystems; wrapping the fsspec filesystem
+    in pyarrow's FSSpecHandler lets one URI scheme (and one set of credentials) serve both.
+    """
+    import pyarrow.fs
+
+    from vattclips import storage
+
+    output = storage.normalize(output)
+    fs, path = storage.fs_for(output)
+    parent, name = path.rstrip("/").rsplit("/", 1)
+    if storage.is_local(output):
+        return RayStorage(storage_path=parent or "/", storage_filesystem=None, name=name)
+    handler = pyarrow.fs.FSSpecHandler(fs)
+    return RayStorage(parent, pyarrow.fs.PyFileSystem(handler), name)
 
 
 def fit(
@@ -64,9 +94,7 @@ def fit(
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    from train import storage
-
-    where = storage.ray_storage(tc.output)
+    where = ray_storage(tc.output)
     trainer = TorchTrainer(
         loop,
         train_loop_config=loop_config,
@@ -88,7 +116,7 @@ def fit(
 
 def last_checkpoint(tc: TrainConfig, result: ray.train.Result) -> str | None:
     """The URI of the run's last checkpoint (Ray's path has no scheme: named by the run's)."""
-    from train import storage
+    from vattclips import storage
 
     if not result.checkpoint:
         return None

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from train import storage
 from train.checkpoint import STATE_FILE, find_checkpoint
 from train.config import TrainConfig
+from vattclips import storage
 
 # Applied on resume (logged): how long to go on, how often to log and checkpoint, how many
 # restarts, and the machines (the same global batch on other workers is the same run).

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 from transformers import PreTrainedTokenizerFast
 
-from train.audio import decode_waveform, fit_length
 from train.augment import (
     AugmentConfig,
     add_audio_noise,
@@ -18,9 +17,13 @@ from train.augment import (
     random_resized_crop,
     spatial_crop,
 )
-from train.stream import RawSample, read_json_member
-from train.text import clip_caption, neighbor_texts, tokenize_bag
-from train.video import CropBox, decode_clip
+from train.stream import RawSample
+from train.text import neighbor_texts, tokenize_bag
+from vattclips.audio import decode_waveform, fit_length
+from vattclips.captions import clip_caption
+from vattclips.keys import video_id_of
+from vattclips.meta import label_indices, read_meta
+from vattclips.video import CropBox, decode_clip
 
 
 class SampleError(Exception):
@@ -28,8 +31,10 @@ class SampleError(Exception):
 
 
 @dataclass(frozen=True)
-class ClipSpec:
-    """The input geometry the model expects (read from its config)."""
+class InputSpec:
+    """The input geometry the model expects (read from its config) and how a stored clip is
+    fitted to it. Not the clips' geometry in the shards: that is the build's
+    `pipeline.clips.ClipSpec` (and each sample's json)."""
 
     video_frames: int
     video_size: int
@@ -55,7 +60,7 @@ class ClipSpec:
     @classmethod
     def from_model_config(
         cls, cfg: Any, augment: AugmentConfig | None = None, **changes: Any
-    ) -> ClipSpec:
+    ) -> InputSpec:
         return cls(
             video_frames=int(cfg.video_frames),
             video_size=int(cfg.video_size),
@@ -83,7 +88,7 @@ class SubWindow:
 
 
 def sub_window(
-    meta: dict[str, Any], spec: ClipSpec, rng: np.random.Generator | None
+    meta: dict[str, Any], spec: InputSpec, rng: np.random.Generator | None
 ) -> SubWindow | None:
     """A model-span-long window of a stored clip that is longer (built with a --clip-seconds
     above the model's): at a random frame offset with `rng` (temporal jitter), else the
@@ -102,21 +107,9 @@ def _clip_mean(video: np.ndarray) -> np.ndarray:
     return video[:, :, ::8, ::8].reshape(3, -1).mean(axis=1) / 255.0
 
 
-def label_indices(raw: RawSample, meta: dict[str, Any]) -> list[int]:
-    """The clip's class indices (into dataset.json `labels`): the `cls` member of a
-    single-label dataset, else json `label_index` (an int, or a list for multi-label); [] for
-    an unlabelled clip."""
-    if "cls" in raw:
-        return [int(raw["cls"].decode("utf-8").strip())]
-    index = meta.get("label_index")
-    if index is None:
-        return []
-    return [int(i) for i in index] if isinstance(index, list) else [int(index)]
-
-
 def _decode_video(
     raw: RawSample,
-    spec: ClipSpec,
+    spec: InputSpec,
     rng: np.random.Generator,
     train: bool,
     span: tuple[int, int] | None,
@@ -147,7 +140,7 @@ def _decode_video(
 
 def decode_sample(
     raw: RawSample,
-    spec: ClipSpec,
+    spec: InputSpec,
     tokenizer: PreTrainedTokenizerFast,
     rng: np.random.Generator,
     train: bool,
@@ -163,7 +156,7 @@ def decode_sample(
     has_video = "mp4" in raw
     if not has_video and spec.need_video:
         raise SampleError(f"sample {key!r} has no mp4 member")
-    meta = read_json_member(raw)
+    meta = read_meta(raw)
     aug = spec.augment
     # Video and audio of one sub-window (aligned) when the stored clip is longer than the span.
     window = sub_window(meta, spec, rng if train and spec.temporal_jitter else None)
@@ -203,7 +196,7 @@ def decode_sample(
         "text_ids": ids,
         "text_mask": mask,
         "key": key,
-        "video_id": str(meta.get("video_id") or key.rsplit("_", 1)[0]),
+        "video_id": str(meta.get("video_id") or video_id_of(key)),
         "caption": clip_caption(meta, txt),
         "labels": label_indices(raw, meta),
         "source": int(raw.get("__source__", 0)),  # which dataset of a mixture

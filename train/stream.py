@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import logging
 import random
-import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import fsspec
+from vattclips.tars import Sample, iter_samples
 
 logger = logging.getLogger(__name__)
 
-RawSample = dict[
-    str, Any
-]  # {"__key__", "__url__", "mp4": bytes, "flac": bytes, "json": bytes, ...}
+RawSample = Sample  # {"__key__", "__url__", "mp4": bytes, "flac": bytes, "json": bytes, ...}
 
 
 class NoReadableDataError(Exception):
@@ -63,41 +59,14 @@ class DataHealth:
         return counts
 
 
-def _split_member(name: str) -> tuple[str, str] | None:
-    # WebDataset convention: the key is everything before the first dot of the base name.
-    base = name.rsplit("/", 1)[-1]
-    if "." not in base or base.startswith("__"):
-        return None
-    key, ext = base.split(".", 1)
-    prefix = name[: len(name) - len(base)]
-    return prefix + key, ext.lower()
-
-
 def read_shard(url: str, health: DataHealth) -> Iterator[RawSample]:
-    """The samples of one tar, members grouped by key. A read error ends the shard (counted);
-    the sample being assembled when it happened is dropped, never yielded half-read."""
-    current: RawSample | None = None
+    """The samples of one tar (`vattclips.tars`, members grouped by key). A read error ends the
+    shard (counted); the sample being assembled when it happened is dropped, never yielded
+    half-read."""
     try:
-        with fsspec.open(url, "rb") as f, tarfile.open(fileobj=f, mode="r|*") as tar:
-            for member in tar:
-                if not member.isreg():
-                    continue
-                parts = _split_member(member.name)
-                if parts is None:
-                    continue
-                key, ext = parts
-                if current is not None and current["__key__"] != key:
-                    yield current
-                    current = None
-                if current is None:
-                    current = {"__key__": key, "__url__": url}
-                data = tar.extractfile(member)
-                current[ext] = data.read() if data is not None else b""
+        yield from iter_samples(url)
     except Exception as error:  # noqa: BLE001 - any unreadable shard is skipped and counted
         health.shard_failed(url, error)
-        return
-    if current is not None:
-        yield current
 
 
 def resampled_samples(
@@ -172,17 +141,6 @@ def guarded_map(
         yield result
 
 
-def read_json_member(sample: RawSample) -> dict[str, Any]:
-    """The sample's `json` member parsed, or {} when absent."""
-    raw = sample.get("json")
-    if raw is None:
-        return {}
-    meta = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-    if not isinstance(meta, dict):
-        raise ValueError(f"json member of {sample.get('__key__')!r} is not an object")
-    return meta
-
-
 def shuffled(items: Iterator[Any], bufsize: int, rng: random.Random) -> Iterator[Any]:
     """A shuffle buffer: fill to `bufsize`, then emit a random element per element read."""
     buf: list[Any] = []
@@ -195,3 +153,17 @@ def shuffled(items: Iterator[Any], bufsize: int, rng: random.Random) -> Iterator
         yield item
     rng.shuffle(buf)
     yield from buf
+
+
+def register_fsspec_schemes() -> None:
+    """Open object-storage URLs in webdataset through fsspec (its default shells out to
+    gsutil), with the storage module's options (the emulator's anonymous token)."""
+    import webdataset as wds
+
+    from vattclips import storage
+
+    def _open(url: str, mode: str = "rb", bufsize: int = 8192, **_: object):  # noqa: ARG001
+        return storage.open_file(url, mode).open()
+
+    for scheme in ("gs", "gcs", "s3"):
+        wds.gopen_schemes[scheme] = _open

@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import fsspec
 from transformers import PreTrainedTokenizerFast
 
 from model import word_tokenizer
 from model.tokenizer import count_words
-from train.shardlist import list_shards
 from train.text import caption_corpus
+from vattclips.dataset import list_shards, read_word_counts
 from vattclips.words import (
     RULE,
     WORD_COUNTS_FILE,
@@ -29,16 +28,6 @@ from vattclips.words import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def read_word_counts(root: str) -> WordCounts | None:
-    """The dataset's word_counts.json, or None when it has none."""
-    fs, path = fsspec.core.url_to_fs(root)
-    target = path.rstrip("/") + "/" + WORD_COUNTS_FILE
-    if not fs.exists(target):
-        return None
-    with fs.open(target, "rb") as f:
-        return WordCounts.from_json(f.read(), name=f"{root.rstrip('/')}/{WORD_COUNTS_FILE}")
 
 
 def _why_not(root: str, counts: WordCounts | None) -> str | None:

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 
 from tokenizers import Regex, normalizers, pre_tokenizers
 
+from vattclips.schema import WORD_COUNTS_FILE, WORD_COUNTS_SCHEMA
+
 RULE = "vatt-words/1"  # recorded in word_counts.json and checked by the reader
 WORD_PATTERN = r"[^\W_]+(?:'[^\W_]+)*"
-WORD_COUNTS_FILE = "word_counts.json"  # next to dataset.json
-WORD_COUNTS_SCHEMA = "vatt-word-counts/1"
 
 
 def normalizer() -> normalizers.Normalizer:

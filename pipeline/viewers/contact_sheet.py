@@ -19,13 +19,14 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass
 
-import av
 import numpy as np
 import pyarrow.compute as pc
 
-from pipeline import storage
 from pipeline.errors import ConfigError
-from pipeline.video import iter_spill_samples
+from vattclips import dataset, storage
+from vattclips.audio import decode_waveform, flac_rate
+from vattclips.tars import iter_samples
+from vattclips.video import VideoDecodeError, decode_frames
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,10 @@ class ContactSheet:
 
 def read_index(output: str, columns: list[str]):
     """Columns of OUTPUT/index.parquet as a pyarrow Table; DatasetReadError when absent."""
-    uri = storage.join(output, "index.parquet")
-    fs, path = storage.fs_for(uri)
-    if not fs.exists(path):
-        raise DatasetReadError(f"{output}: no index.parquet (not a finished vatt-clips build?)")
-    return storage.read_parquet(uri, columns)  # not via an fsspec file: see read_parquet
+    try:
+        return dataset.read_index(output, columns)
+    except dataset.DatasetRootError as exc:
+        raise DatasetReadError(str(exc)) from None
 
 
 def pick_clips(
@@ -157,7 +157,7 @@ def read_samples(output: str, picks: list[Pick]) -> list[tuple[Pick, dict]]:
         if not storage.exists(storage.join(output, shard)):
             raise DatasetReadError(f"{output}: index.parquet names {shard}, which is missing")
         left = set(wanted)
-        for sample in iter_spill_samples(output, shard):
+        for sample in iter_samples(storage.join(output, shard)):
             if sample["__key__"] in left:
                 found[sample["__key__"]] = sample
                 left.discard(sample["__key__"])
@@ -174,15 +174,18 @@ def decode_clip(pick: Pick, sample: dict, n_frames: int) -> Clip:
     if "mp4" not in sample:  # an audio-only sample: one blank cell where the frames would be
         every = [np.full((144, 256, 3), 235, dtype=np.uint8)]
     else:
-        with av.open(io.BytesIO(sample["mp4"])) as c:
-            every = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]  # (H, W, 3) each
+        try:
+            every = list(decode_frames(sample["mp4"]))  # (H, W, 3) each
+        except VideoDecodeError:
+            every = []
     if not every:
         raise DatasetReadError(f"{pick.key}.mp4 in {pick.shard} holds no frames")
     idx = np.unique(np.linspace(0, len(every) - 1, min(n_frames, len(every))).round().astype(int))
     fps = float(meta.get("fps") or 10.0)
     audio, rate = None, int(meta.get("sample_rate") or 0)
     if "flac" in sample:
-        audio, rate = _decode_audio(sample["flac"])
+        rate = flac_rate(sample["flac"])
+        audio = decode_waveform(sample["flac"], rate)
     return Clip(
         key=pick.key,
         split=pick.split,
@@ -193,18 +196,6 @@ def decode_clip(pick: Pick, sample: dict, n_frames: int) -> Clip:
         audio=audio,
         sample_rate=rate,
     )
-
-
-def _decode_audio(data: bytes) -> tuple[np.ndarray, int]:
-    with av.open(io.BytesIO(data)) as c:
-        rate = c.streams.audio[0].sample_rate
-        blocks = []
-        for f in c.decode(audio=0):
-            a = f.to_ndarray()  # (channels, n) planar or (1, n * channels) packed
-            scale = float(np.iinfo(a.dtype).max) if a.dtype.kind == "i" else 1.0
-            blocks.append(a[0] if f.format.is_planar else a.reshape(-1)[:: len(f.layout.channels)])
-            blocks[-1] = blocks[-1].astype(np.float32) / scale
-    return np.concatenate(blocks), rate
 
 
 def load_clips(output: str, picks: list[Pick], n_frames: int) -> list[Clip]:

@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline import storage
 from pipeline.errors import ConfigError
-from pipeline.video import iter_spill_samples
 from pipeline.viewers.contact_sheet import (
     DatasetReadError,
     SheetConfig,
@@ -30,6 +28,8 @@ from pipeline.viewers.contact_sheet import (
     read_index,
     render_sheet,
 )
+from vattclips import dataset, storage
+from vattclips.tars import iter_samples
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,15 @@ class DatasetStats:
         return t
 
 
-def _read_json(uri: str) -> dict:
-    if not storage.exists(uri):
-        raise DatasetReadError(f"{uri} is missing (not a finished vatt-clips build?)")
-    return json.loads(storage.read_bytes(uri))
+def _read_summary(output: str) -> dict:
+    try:
+        return dataset.read_summary(output, required=True)
+    except dataset.DatasetRootError as exc:
+        raise DatasetReadError(str(exc)) from None
 
 
 def _failures(output: str, examples: int) -> dict[str, StageFailures]:
-    uri = storage.join(output, "failures.parquet")
-    rows = storage.read_parquet(uri).to_pylist() if storage.exists(uri) else []
+    rows = dataset.read_failures(output)
     out: dict[str, StageFailures] = {}
     for r in rows:
         f = out.setdefault(r["stage"], StageFailures())
@@ -148,7 +148,7 @@ def collect_stats(output: str, cfg: ReportConfig | None = None) -> DatasetStats:
     """Everything the report shows except the pictures."""
     cfg = cfg or ReportConfig()
     output = output.rstrip("/")
-    dataset = _read_json(storage.join(output, "dataset.json"))
+    summary = _read_summary(output)
     index = read_index(
         output, ["split", "video_id", "has_audio", "text_chars", "n_neighbors"]
     ).to_pydict()
@@ -167,21 +167,21 @@ def collect_stats(output: str, cfg: ReportConfig | None = None) -> DatasetStats:
     neighbors: dict[int, int] = {}
     for n in index["n_neighbors"]:
         neighbors[int(n)] = neighbors.get(int(n), 0) + 1
-    for sh in dataset.get("shards", []):
+    for sh in summary.get("shards", []):
         s = splits.setdefault(sh["split"], SplitStats())
         s.shards += 1
         s.bytes += int(sh["bytes"])
     stats = DatasetStats(
         output=output,
-        dataset=dataset,
+        dataset=summary,
         splits=dict(sorted(splits.items())),
         failures=_failures(output, cfg.examples),
-        shards_total=len(dataset.get("shards", [])),
+        shards_total=len(summary.get("shards", [])),
         neighbors=dict(sorted(neighbors.items())),
     )
-    for name in _shards_to_read(dataset.get("shards", []), cfg.max_shards):
+    for name in _shards_to_read(summary.get("shards", []), cfg.max_shards):
         stats.shards_read += 1
-        for sample in iter_spill_samples(output, name):
+        for sample in iter_samples(storage.join(output, name)):
             stats.words.append(len(sample.get("txt", b"").decode("utf-8", "replace").split()))
             meta = json.loads(sample["json"])
             probe = meta.get("probe", {})

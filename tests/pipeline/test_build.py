@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.keys import sanitize_id
 from pipeline.synth import media as ms
 from pipeline.wer import word_error_rate
 from tests.pipeline import broken_inputs as bi
@@ -26,6 +25,7 @@ from tests.pipeline.conftest import (
     write_clock_video,
     write_manifest,
 )
+from vattclips.keys import sanitize_id
 from vattclips.words import WORD_COUNTS_FILE, WordCounts, split_words
 
 VTT = "WEBVTT\n\n" + "".join(

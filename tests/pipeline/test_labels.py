@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from pipeline.clips import ClipSpec, plan_windows
-from pipeline.keys import sanitize_id
 from pipeline.labels import LabelCollector, LabelSpace, parse_label
 from pipeline.manifest import ManifestProblem, ManifestRow, read_manifest
 from pipeline.synth import media as ms
@@ -32,6 +31,7 @@ from tests.pipeline.conftest import (
     write_manifest,
 )
 from tests.pipeline.test_build import VTT, read_tar
+from vattclips.keys import sanitize_id
 
 
 def _tone_wav(path: Path, seconds: float, hz: float, rate: int = 44100) -> Path:

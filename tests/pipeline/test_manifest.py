@@ -19,7 +19,6 @@ import pytest
 
 from pipeline import manifest
 from pipeline.errors import ConfigError
-from pipeline.keys import default_video_id, sanitize_id
 from pipeline.manifest import (
     ManifestError,
     ManifestProblem,
@@ -28,6 +27,7 @@ from pipeline.manifest import (
     _resolve,
     read_manifest,
 )
+from vattclips.keys import default_video_id, sanitize_id
 
 
 def _write_jsonl(path: Path, lines: list[str]) -> str:

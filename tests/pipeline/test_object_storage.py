@@ -10,8 +10,8 @@ import sys
 
 import pandas as pd
 
-from pipeline import storage
 from tests.pipeline.conftest import ROOT, run_build, write_clock_video, write_manifest
+from vattclips import storage
 
 
 def test_build_to_object_storage_and_read_back(bucket, tmp_path):

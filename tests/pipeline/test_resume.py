@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import storage
 from tests.pipeline.conftest import (
     ROOT,
     build_command,
@@ -20,6 +19,7 @@ from tests.pipeline.conftest import (
     write_clock_video,
     write_manifest,
 )
+from vattclips import storage
 
 ARGS = ("--shard-samples", "2", "--val-fraction", "0.25")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import tarfile
@@ -13,7 +12,6 @@ import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that
 
-from pipeline import storage
 from pipeline.beam_job import AssignShards
 from pipeline.manifest import ManifestRow
 from pipeline.options import BuildOptions
@@ -27,9 +25,10 @@ from pipeline.shards import (
     samples_per_shard,
     write_shard,
 )
-from pipeline.tars import SampleTarWriter, read_sample_block
 from pipeline.video import process_video
 from pipeline.work import part_uri
+from vattclips import storage
+from vattclips.tars import SampleTarWriter
 
 
 def rec(vid: str, clips: int, size: int = 100, split: str = "train") -> VideoRecord:
@@ -177,17 +176,6 @@ def _spill(tmp_path, vid: str, n: int) -> tuple[VideoRecord, list[dict]]:
     return r, samples
 
 
-def test_a_sample_is_read_back_alone_from_the_range_its_writer_reported(tmp_path):
-    r, samples = _spill(tmp_path, "a", 5)
-    data = (tmp_path / r.spill).read_bytes()
-    for i, s in enumerate(samples):
-        assert read_sample_block(data[r.offsets[i] : r.offsets[i + 1]]) == s
-    with pytest.raises(ValueError):
-        read_sample_block(data[r.offsets[1] : r.offsets[3]])  # two samples
-    with pytest.raises(ValueError):
-        read_sample_block(data[r.offsets[1] : r.offsets[2] - 512])  # cut short
-
-
 def test_a_shard_keeps_what_it_can_read_and_reports_the_rest_as_write_failures(tmp_path):
     a, _ = _spill(tmp_path, "a", 4)
     b, _ = _spill(tmp_path, "b", 3)
@@ -219,37 +207,3 @@ def test_a_per_video_tar_that_cannot_be_written_is_a_write_failure(clock_video, 
     r = process_video(row, str(tmp_path), BuildOptions(asr="none"))
     assert r.clips == 0 and [f.stage for f in r.failures] == ["write"]
     assert r.failures[0].clips_lost == 4 and "clock.tar" in r.failures[0].error
-
-
-def test_sample_tar_writer_is_deterministic_and_refuses_unsafe_keys():
-    def write() -> bytes:
-        buf = io.BytesIO()
-        with SampleTarWriter(buf) as tw:
-            tw.write({"__key__": "v_00000", "txt": b"hi", "json": b"{}", "mp4": b"\x00" * 10})
-        return buf.getvalue()
-
-    assert write() == write()
-    with tarfile.open(fileobj=io.BytesIO(write())) as t:
-        assert t.getnames() == ["v_00000.json", "v_00000.mp4", "v_00000.txt"]
-    with pytest.raises(ValueError, match="must not contain"):
-        SampleTarWriter(io.BytesIO()).write({"__key__": "a.b", "txt": b""})
-
-
-def test_open_atomic_leaves_nothing_under_the_final_name_on_error(tmp_path):
-    target = tmp_path / "sub" / "x.bin"
-    with pytest.raises(RuntimeError):
-        with storage.open_atomic(str(target)) as f:
-            f.write(b"partial")
-            raise RuntimeError("killed")
-    assert not target.exists()
-    assert list((tmp_path / "sub").iterdir()) == []
-    storage.write_atomic(str(target), b"whole")
-    assert target.read_bytes() == b"whole"
-
-
-def test_stale_temporaries_are_removed(tmp_path):
-    (tmp_path / "shards").mkdir()
-    (tmp_path / "shards" / "train-000000.tar.tmp-123-abcd").write_bytes(b"half")
-    (tmp_path / "shards" / "train-000001.tar").write_bytes(b"whole")
-    assert storage.remove_stale_temporaries(str(tmp_path)) == 1
-    assert [p.name for p in (tmp_path / "shards").iterdir()] == ["train-000001.tar"]

@@ -18,17 +18,17 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from model import VattModel, get_config, train_word_tokenizer
-from tests.train.shardgen import LABELLED, FixtureSpec, write_dataset
+from tests.train.shardgen import LABELLED, SMALL, write_dataset
 from train.checkpoint import TrainState, registered_checkpoint, save_checkpoint
-from train.sample import ClipSpec
-from train.shardlist import list_shards
+from train.sample import InputSpec
 from train.text import caption_corpus
+from vattclips.dataset import list_shards
 
 # Small enough that a training step of the tiny model takes a fraction of a second on 2 cores:
 # 8 frames of 32x32 -> 2 x 2 x 2 = 8 video tokens; 0.8 s of 16 kHz audio -> 100 audio tokens.
 TEST_MODEL = {"video_frames": 8, "video_size": 32, "audio_samples": 12_800, "dropout": 0.0}
 
-SPEC = FixtureSpec(samples_per_shard=6)  # 36 train clips in 6 shards, 12 val clips in 2
+SPEC = SMALL  # 36 train clips in 6 shards, 12 val clips in 2 (tests/conftest.py: synthetic_root)
 
 
 def pretrain_command(
@@ -53,17 +53,6 @@ def registered_step(run: Path) -> int | None:
     except (OSError, ValueError):
         return None  # caught mid-write
     return int(latest.rsplit("_", 1)[1]) if latest else None
-
-
-@pytest.fixture(scope="session")
-def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_dataset(tmp_path_factory.mktemp("shards"), SPEC)
-
-
-@pytest.fixture(scope="session")
-def labelled_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """vatt-clips/2: the colour planted as a single label (8 classes), audio-only samples."""
-    return write_dataset(tmp_path_factory.mktemp("labelled"), LABELLED)
 
 
 @pytest.fixture(scope="session")
@@ -123,5 +112,5 @@ def test_model_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def spec() -> ClipSpec:
-    return ClipSpec.from_model_config(get_config("tiny", **TEST_MODEL))
+def spec() -> InputSpec:
+    return InputSpec.from_model_config(get_config("tiny", **TEST_MODEL))

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import webdataset as wds
 
 from vattclips.nearest import nearest_k
+from vattclips.tables import FAILURES_SCHEMA
 
 COLOURS = {
     "red": (220, 40, 40),
@@ -84,6 +85,7 @@ LABELLED = FixtureSpec(
     audio_only_every=7,
     samples_per_shard=8,
 )  # 8 colours: 2 train + 1 val each
+SMALL = FixtureSpec(samples_per_shard=6)  # 36 train clips in 6 shards, 12 val clips in 2
 
 
 def video_labels(spec: FixtureSpec, v: int) -> list[str]:
@@ -305,20 +307,7 @@ def write_dataset(root: Path, spec: FixtureSpec = FixtureSpec()) -> Path:
         summary["multi_label"] = spec.labels == "multi"
     (root / "dataset.json").write_text(json.dumps(summary, indent=1))
     pq.write_table(pa.Table.from_pylist(rows), root / "index.parquet")
-    failures = pa.table(
-        {
-            name: pa.array([], type)
-            for name, type in [
-                ("source", pa.string()),
-                ("line", pa.int32()),
-                ("video_id", pa.string()),
-                ("stage", pa.string()),
-                ("error", pa.string()),
-                ("clips_lost", pa.int32()),
-            ]
-        }
-    )
-    pq.write_table(failures, root / "failures.parquet")
+    pq.write_table(FAILURES_SCHEMA.empty_table(), root / "failures.parquet")
     return root
 
 
@@ -334,7 +323,8 @@ def write_layout_dataset(
     else side by side in video order, the layout of builds before clips were spread.
     """
     from pipeline.records import VideoRecord
-    from pipeline.shards import assign_in_memory, shard_name
+    from pipeline.shards import assign_in_memory
+    from vattclips.schema import shard_name
 
     root = Path(root)
     ids = [f"vid{v:05d}" for v in range(videos)]

@@ -35,8 +35,8 @@ from train.scores import (
     topk_accuracy,
     topk_chance,
 )
-from train.shardlist import list_shards
 from train.zero_shot import class_phrase
+from vattclips.dataset import list_shards
 
 VAL_VIDEOS = [v for v in range(16, 24) if not is_audio_only(LABELLED, v)]  # 7 with video
 

@@ -11,11 +11,13 @@ import torch
 
 from model import VattModel, get_config
 from tests.train.conftest import TEST_MODEL
-from train import storage
 from train.checkpoint import TrainState, load_for_inference, save_checkpoint
 from train.data import ClipStream, LoaderConfig, make_loader
+from train.ray_fit import ray_storage
 from train.schedule import ScheduleConfig, make_scheduler
-from train.shardlist import list_shards, register_fsspec_schemes
+from train.stream import register_fsspec_schemes
+from vattclips import storage
+from vattclips.dataset import list_shards
 
 
 def test_stream_shards_and_load_checkpoints_from_a_bucket(
@@ -49,7 +51,7 @@ def test_stream_shards_and_load_checkpoints_from_a_bucket(
     assert loaded_tokenizer.get_vocab() == tokenizer.get_vocab()
 
     # Ray Train gets the bucket as a pyarrow filesystem rooted at the run's parent.
-    where = storage.ray_storage(f"{root}/ray-run")
+    where = ray_storage(f"{root}/ray-run")
     assert where.name == "ray-run" and isinstance(where.storage_filesystem, pyarrow.fs.FileSystem)
     with where.storage_filesystem.open_output_stream(f"{where.storage_path}/probe.txt") as f:
         f.write(b"ok")

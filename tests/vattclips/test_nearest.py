@@ -9,7 +9,8 @@ from dataclasses import asdict
 
 from pipeline.captions import Segment
 from pipeline.clips import CaptionIndex
-from train.text import clip_caption, nearest_captions, neighbor_texts
+from train.text import neighbor_texts
+from vattclips.captions import bag_texts, clip_caption, nearest_captions
 
 
 def _sample_meta(index: CaptionIndex, start: float, end: float, shard_k: int) -> dict:
@@ -34,6 +35,7 @@ def test_a_model_k_below_the_shards_takes_the_nearest_not_the_earliest() -> None
     assert neighbor_texts(meta, "", 3) == [s.text for s in index.nearest(10.6, 13.8, 3)]
     assert clip_caption(meta, "") == "c12"  # the nearest of all: centre 12.5, 0.3 s off
     assert neighbor_texts(meta, "", 10) == stored + ["", ""]  # more than stored: padded
+    assert bag_texts(meta, "", 10) == stored and bag_texts({}, " own ", 3) == ["own"]
 
 
 def test_loader_and_builder_agree_for_every_k_below_the_shards() -> None:

@@ -1,5 +1,8 @@
 """Deterministic, safe identifiers: video ids, WebDataset sample keys and the train/val split.
 
+The key format, `{video_id}_{clip:05d}` (docs/shard-format.md), is written by `clip_key` and
+read back by `parse_key`, the one parser of both jobs.
+
 Why SHA-1 everywhere: keys, splits and shard assignment must be identical on every run,
 machine and Python version (a resumed job must find the shards of the first run), and Python's
 `hash()` is salted per process. Why the restricted alphabet: a key becomes tar member names
@@ -52,6 +55,21 @@ def clip_key(video_id: str, clip: int) -> str:
     if isinstance(clip, bool) or not isinstance(clip, int) or clip < 0:
         raise ValueError(f"clip index must be an int >= 0, got {clip!r} (video {video_id!r})")
     return f"{video_id}_{clip:05d}"
+
+
+def video_id_of(key: str) -> str:
+    """The video id of a sample key `{video_id}_{clip:05d}`: the part before the last "_" (a
+    video id may hold "_"), or the whole key when it has none (shards written by hand)."""
+    return key.rpartition("_")[0] or key
+
+
+def parse_key(key: str) -> tuple[str, int]:
+    """(video_id, clip) of a sample key; ValueError naming the key when it is not
+    `{video_id}_{clip:05d}`."""
+    video_id, _, clip = key.rpartition("_")
+    if not video_id or not (clip.isascii() and clip.isdigit()):
+        raise ValueError(f"sample key {key!r} is not {{video_id}}_{{clip:05d}}")
+    return video_id, int(clip)
 
 
 def _unit_interval(digest: bytes) -> float:

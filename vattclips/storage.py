@@ -1,8 +1,15 @@
-"""Object storage through fsspec URIs: a folder, file://, gs:// (gcsfs), s3:// (s3fs).
+"""Storage through fsspec URIs: a folder, file://, gs:// (gcsfs), s3:// (s3fs), for both jobs.
 
-Everything the pipeline writes goes through `open_atomic`, so a file appears under its final
-name only when complete: on a local filesystem it is written under a temporary name and
-renamed; on object stores an object becomes visible only when its upload finishes.
+Every read and write of a dataset root (the builder's shards and records, the trainer's shard
+streams, checkpoints and results) goes through here, so that one set of rules holds on both
+sides of the data contract:
+
+- credentials are the filesystem's own (gcsfs, s3fs read the environment); against a GCS
+  emulator (`STORAGE_EMULATOR_HOST`) gcsfs talks anonymously and skips its gRPC probe;
+- a file appears under its final name only when complete (`open_atomic`): on a local
+  filesystem it is written under a temporary name and renamed; on object stores an object
+  becomes visible only when its upload finishes;
+- a listing is never stale (fsspec caches them; other workers write here).
 """
 
 from __future__ import annotations
@@ -10,12 +17,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 if os.environ.get("STORAGE_EMULATOR_HOST"):
     # gcsfs probes for gRPC/HNS support on every call unless told not to (60 s against an emulator)
@@ -23,30 +28,49 @@ if os.environ.get("STORAGE_EMULATOR_HOST"):
 
 import fsspec  # noqa: E402
 from fsspec.core import url_to_fs  # noqa: E402
-
-from pipeline.errors import StageError, is_transient  # noqa: E402
+from fsspec.utils import get_protocol  # noqa: E402
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+TMP_MARK = ".tmp-"  # in the names of files being written (never listed, removed on resume)
+
+
+def _options(uri: str) -> dict[str, Any]:
+    # An emulator has no credentials to check; gcsfs would otherwise look for Google ones.
+    if uri.startswith(("gs://", "gcs://")) and os.environ.get("STORAGE_EMULATOR_HOST"):
+        return {"token": "anon"}
+    return {}
+
 
 def fs_for(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The filesystem and the path inside it; gcsfs talks to an emulator anonymously."""
-    kwargs = {}
-    if uri.startswith(("gs://", "gcs://")) and os.environ.get("STORAGE_EMULATOR_HOST"):
-        kwargs["token"] = "anon"
-    return url_to_fs(uri, **kwargs)
+    """The filesystem of `uri` and the path inside it."""
+    return url_to_fs(uri, **_options(uri))
+
+
+def open_file(uri: str, mode: str = "rb", **kwargs: Any) -> fsspec.core.OpenFile:
+    """`fsspec.open` with this module's filesystem options (use as a context manager);
+    `kwargs` as fsspec's (compression="infer", ...)."""
+    return fsspec.open(uri, mode, **_options(uri), **kwargs)
 
 
 def is_local(uri: str) -> bool:
-    return "://" not in uri or uri.startswith("file://")
+    """True for plain paths and file:// (local://) URIs. Decided from the URI alone: no
+    filesystem is created (an object store's would look for credentials)."""
+    return get_protocol(uri) in ("file", "local")
 
 
 def join(uri: str, *parts: str) -> str:
-    out = uri.rstrip("/")
-    for p in parts:
-        out += "/" + p.strip("/")
-    return out
+    """`uri` and the relative `parts`, joined by single slashes."""
+    return "/".join([uri.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def normalize(uri: str) -> str:
+    """An absolute local path (Ray wants them) for a local URI; an object-store URI unchanged,
+    without a trailing /."""
+    if is_local(uri):
+        return os.path.abspath(fs_for(uri)[1])
+    return uri.rstrip("/")
 
 
 def _fresh(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -63,8 +87,7 @@ def exists(uri: str) -> bool:
 
 def read_bytes(uri: str) -> bytes:
     fs, path = fs_for(uri)
-    with fs.open(path, "rb") as f:
-        return f.read()
+    return fs.cat_file(path)
 
 
 def read_range(uri: str, start: int, end: int) -> bytes:
@@ -95,14 +118,24 @@ def prefetched(items: Iterable[T], fn: Callable[[T], R], depth: int = 8) -> Iter
 
 
 def list_names(uri: str, suffix: str = "") -> list[str]:
-    """Names (not paths) of the files directly in folder `uri` ending in `suffix`; [] if none."""
+    """Names (not paths) of the files directly in folder `uri` ending in `suffix`, sorted; []
+    when the folder does not exist. Files being written (temporary names) are not listed."""
     fs, path = _fresh(uri)
     try:
         entries = fs.ls(path, detail=False)
     except FileNotFoundError:
         return []
     names = [e.rstrip("/").rsplit("/", 1)[-1] for e in entries]
-    return sorted(n for n in names if n.endswith(suffix) and ".tmp-" not in n)
+    return sorted(n for n in names if n.endswith(suffix) and TMP_MARK not in n)
+
+
+def glob(uri_pattern: str) -> list[str]:
+    """Matches of a glob, sorted, as URIs of the same scheme as the pattern (local: paths)."""
+    fs, path = fs_for(uri_pattern)
+    found = sorted(fs.glob(path))
+    if is_local(uri_pattern):
+        return found
+    return [fs.unstrip_protocol(p) for p in found]
 
 
 @contextlib.contextmanager
@@ -112,7 +145,7 @@ def open_atomic(uri: str) -> Iterator[IO[bytes]]:
     if is_local(uri):
         parent = os.path.dirname(path)
         os.makedirs(parent, exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = f"{path}{TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             with open(tmp, "wb") as f:
                 yield f
@@ -131,8 +164,14 @@ def open_atomic(uri: str) -> Iterator[IO[bytes]]:
         if hasattr(f, "discard"):
             with contextlib.suppress(Exception):
                 f.discard()
+                f.closed = True  # discarded: closing it later (on collection) must not upload
         raise
     f.close()
+
+
+def write_atomic(uri: str, data: bytes) -> None:
+    with open_atomic(uri) as f:
+        f.write(data)
 
 
 def remove_stale_temporaries(uri: str) -> int:
@@ -143,18 +182,13 @@ def remove_stale_temporaries(uri: str) -> int:
     n = 0
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
-            if ".tmp-" in name:
+            if TMP_MARK in name:
                 os.remove(os.path.join(dirpath, name))
                 n += 1
     return n
 
 
-def write_atomic(uri: str, data: bytes) -> None:
-    with open_atomic(uri) as f:
-        f.write(data)
-
-
-def remove(uri: str) -> None:
+def remove_file(uri: str) -> None:
     """Delete one file (no error when it is already gone)."""
     fs, path = _fresh(uri)
     with contextlib.suppress(FileNotFoundError):
@@ -172,7 +206,7 @@ def remove_many(uris: Iterable[str], batch: int = 1000) -> None:
             fs.rm(paths)
         except FileNotFoundError:  # some were gone already: one at a time then
             for u in pending:
-                remove(u)
+                remove_file(u)
         pending.clear()
 
     for uri in uris:
@@ -183,56 +217,43 @@ def remove_many(uris: Iterable[str], batch: int = 1000) -> None:
         flush()
 
 
-@contextlib.contextmanager
-def local_copy(uri: str, max_bytes: int, source: str | None = None) -> Iterator[str]:
-    """A local path for `uri`: the file itself when local, else a streamed temporary copy.
+def remove_tree(uri: str) -> None:
+    """Delete a folder and everything under it, or a file (nothing when it does not exist)."""
+    fs, path = _fresh(uri)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
 
-    Raises StageError("fetch") when it is missing, unreadable, empty, or larger than max_bytes.
-    """
-    source = source or uri
-    try:
-        fs, path = fs_for(uri)
-        info = fs.info(path)
-    except Exception as exc:  # noqa: BLE001 - any storage error is this input's failure
-        # fsspec's HTTP filesystem reports a 503 as FileNotFoundError: look at the cause
-        if is_transient(exc):
-            raise StageError("fetch", f"{source}: cannot read ({_cause(exc)})", True) from exc
-        if isinstance(exc, FileNotFoundError):
-            raise StageError("fetch", f"{source}: no such file") from exc
-        raise StageError("fetch", f"{source}: cannot read ({_cause(exc)})") from exc
-    if info.get("type") == "directory":
-        raise StageError("fetch", f"{source}: is a directory, not a video file")
-    size = int(info.get("size") or 0)
-    if size == 0:
-        raise StageError("fetch", f"{source}: empty file (0 bytes)")
-    if size > max_bytes:
-        raise StageError("fetch", f"{source}: {size} bytes, over the limit of {max_bytes}")
+
+def check_writable(uri: str) -> None:
+    """Write and remove a small probe object under folder `uri`: raises (the store's own
+    error: no credentials, no permission, no such bucket) when nothing could be saved there."""
+    fs, path = fs_for(uri)
     if is_local(uri):
-        yield path
-        return
-    tmpdir = tempfile.mkdtemp(prefix="vatt-fetch-")
-    try:
-        local = os.path.join(tmpdir, "source")
-        try:
-            with fs.open(path, "rb") as src, open(local, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 22)
-        except Exception as exc:  # noqa: BLE001
-            # a download that breaks off is network trouble unless the error says otherwise
-            transient = is_transient(exc, default=True)
-            raise StageError(
-                "fetch", f"{source}: download failed ({_cause(exc)})", transient
-            ) from exc
-        yield local
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        fs.makedirs(path, exist_ok=True)  # object stores have no folders to make
+    probe = f"{path.rstrip('/')}/.write-probe-{uuid.uuid4().hex[:12]}"
+    fs.pipe_file(probe, b"")
+    fs.rm_file(probe)
 
 
-def _cause(exc: BaseException) -> str:
-    """`Type: message` of the error, and of its cause when it has one (the HTTP status)."""
-    text = f"{type(exc).__name__}: {exc}"
-    if exc.__cause__ is not None and str(exc.__cause__) not in text:
-        text += f" <- {type(exc.__cause__).__name__}: {exc.__cause__}"
-    return text
+def upload_dir(local_dir: str, uri: str) -> None:
+    """Copy a local folder's files to `uri` (created or overwritten file by file)."""
+    fs, path = fs_for(uri)
+    for root, _, files in os.walk(local_dir):
+        rel = os.path.relpath(root, local_dir)
+        target = path if rel == "." else f"{path.rstrip('/')}/{rel}"
+        fs.makedirs(target, exist_ok=True)
+        for name in files:
+            fs.put_file(os.path.join(root, name), f"{target.rstrip('/')}/{name}")
+
+
+def download_dir(uri: str, local_dir: str) -> None:
+    """Copy the files under `uri` into `local_dir`."""
+    fs, path = fs_for(uri)
+    base = path.rstrip("/")
+    for remote in fs.find(base):
+        local = os.path.join(local_dir, os.path.relpath(remote, base))
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        fs.get_file(remote, local)
 
 
 def read_parquet(uri: str, columns: list[str] | None = None):
@@ -251,7 +272,7 @@ def read_parquet(uri: str, columns: list[str] | None = None):
     import pyarrow.parquet as pq
 
     if is_local(uri):
-        source = uri.removeprefix("file://")
+        source = fs_for(uri)[1]
     else:
         source = pa.BufferReader(read_bytes(uri))
     return pq.ParquetFile(source).read(columns=columns, use_threads=False)

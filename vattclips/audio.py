@@ -1,4 +1,6 @@
-"""Decode a clip's `flac` member to a mono float waveform at the model's sample rate."""
+"""Decode a clip's `flac` member to a mono float waveform (at the model's sample rate, or the
+member's own): the one flac decoder of the format's readers (train/, the viewers,
+`vattclips.clips`)."""
 
 from __future__ import annotations
 
@@ -19,13 +21,15 @@ def _pcm(frame: av.AudioFrame) -> np.ndarray | None:
     return None
 
 
-def decode_waveform(data: bytes, sample_rate: int) -> np.ndarray:
-    """(S,) float32 in [-1, 1], mono, resampled to `sample_rate` (FFmpeg's swresample)."""
+def decode_waveform(data: bytes, sample_rate: int | None = None) -> np.ndarray:
+    """(S,) float32 in [-1, 1], mono, resampled to `sample_rate` (FFmpeg's swresample); None
+    keeps the member's own rate (`flac_rate`)."""
     try:
         with av.open(io.BytesIO(data)) as container:
             if not container.streams.audio:
                 raise AudioDecodeError("flac has no audio stream")
             stream = container.streams.audio[0]
+            sample_rate = sample_rate or stream.rate
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
             direct = stream.rate == sample_rate
             chunks: list[np.ndarray] = []
@@ -45,6 +49,19 @@ def decode_waveform(data: bytes, sample_rate: int) -> np.ndarray:
     if not chunks:
         raise AudioDecodeError("flac has no samples")
     return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def flac_rate(data: bytes) -> int:
+    """The sample rate of a flac member, from its header."""
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if not container.streams.audio:
+                raise AudioDecodeError("flac has no audio stream")
+            return int(container.streams.audio[0].rate)
+    except AudioDecodeError:
+        raise
+    except Exception as error:  # noqa: BLE001 - PyAV raises several types for bad input
+        raise AudioDecodeError(f"cannot read flac ({len(data)} bytes): {error}") from error
 
 
 def fit_length(wave: np.ndarray, samples: int, offset: int | None = None) -> np.ndarray:

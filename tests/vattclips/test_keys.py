@@ -9,14 +9,16 @@ import sys
 
 import pytest
 
-from pipeline.keys import (
+from vattclips.keys import (
     MAX_ID_CHARS,
     _unit_interval,
     clip_key,
     default_video_id,
+    parse_key,
     sanitize_id,
     split_for,
     stable_fraction,
+    video_id_of,
 )
 
 SAFE = re.compile(r"[A-Za-z0-9_-]+")
@@ -125,7 +127,7 @@ def test_default_video_id_differs_per_uri() -> None:
 
 def test_default_video_id_is_stable_across_processes() -> None:
     # Python's hash() is salted per process; ours must not be.
-    code = "from pipeline.keys import default_video_id as d; print(d('x/y.mp4'))"
+    code = "from vattclips.keys import default_video_id as d; print(d('x/y.mp4'))"
     other = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -197,3 +199,21 @@ def test_split_for_is_monotonic_in_fraction() -> None:
 def test_split_for_rejects_bad_fractions(fraction: object) -> None:
     with pytest.raises(ValueError, match="val_fraction"):
         split_for("v", fraction)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("video_id", ["vid", "a_b", "x-1_2", "v0123456789abcdef"])
+def test_parse_key_inverts_clip_key(video_id: str) -> None:
+    for clip in (0, 7, 123456):
+        assert parse_key(clip_key(video_id, clip)) == (video_id, clip)
+        assert video_id_of(clip_key(video_id, clip)) == video_id
+
+
+@pytest.mark.parametrize("key", ["vid", "_00001", "vid_", "vid_x1", "vid_٣"])
+def test_parse_key_refuses_what_clip_key_never_writes(key: str) -> None:
+    with pytest.raises(ValueError, match="is not"):
+        parse_key(key)
+
+
+def test_video_id_of_a_hand_written_key_is_what_precedes_the_last_underscore() -> None:
+    assert video_id_of("clip") == "clip"
+    assert video_id_of("my_clip_a") == "my_clip"
