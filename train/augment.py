@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vattclips.video import CropBox
+from vattclips.crop import CropBox
 
 # ITU-R BT.601 luma weights, as tf.image.rgb_to_grayscale.
 _LUMA = np.array([0.299, 0.587, 0.114])

@@ -21,7 +21,7 @@ Modules, one rule each:
 - `tables`: the schemas of index.parquet and failures.parquet;
 - `dataset`: reading a dataset root (dataset.json, shard lists, index, failures, counts);
 - `storage`: fsspec access (object stores, the GCS emulator, atomic writes);
-- `video`, `audio`: decoding the mp4 and flac members;
+- `video`, `audio`: decoding the mp4 and flac members (`crop`: the crop box, without PyAV);
 - `clips`: a sample decoded to frames, waveform and texts (`iter_clips`);
 - `logs`: the logging setup of both jobs' command lines.
 

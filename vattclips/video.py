@@ -13,25 +13,16 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import av
 import av.filter
 import numpy as np
 
+from vattclips.crop import CropBox
+
 
 class VideoDecodeError(Exception):
     """An mp4 member that cannot be decoded into the asked number of frames."""
-
-
-@dataclass(frozen=True)
-class CropBox:
-    """A crop of the source frame in pixels (x, y = top-left corner)."""
-
-    x: int
-    y: int
-    width: int
-    height: int
 
 
 def frame_indices(available: int, wanted: int) -> np.ndarray:
