@@ -13,7 +13,7 @@ shard writer fetches each of its clips by byte range, so elements stay small on 
 numbers come from combiners, the largest group is one bucket's records or one shard's refs.
 
     video records -> CountWords (train captions' words, combiners) -> word_counts.json
-                     (the first round only: a retry round's graph sees only its own videos)
+                     (a retry round counts its own videos; the driver sums the rounds')
 
 ProcessVideo gets the dataset's label list (names only, collected by the driver while it
 staged the manifest) as a constructor argument. Elements are the dataclasses of
@@ -44,7 +44,7 @@ from pipeline.shards import (
     write_shard,
 )
 from pipeline.video import process_video
-from pipeline.vocabulary import CorpusWordCounts
+from pipeline.vocabulary import CorpusWordCounts, round_counts_uri
 from pipeline.work import part_uri, record_uri
 from vattclips import storage
 
@@ -206,9 +206,11 @@ class WriteShardFn(beam.DoFn):
         yield dataclasses.replace(commit, rows=[])  # the index rows stay in the commit record
 
 
-def count_words(videos: beam.PCollection, output: str) -> None:
-    """The branch that counts the train captions' words into OUTPUT/word_counts.json."""
-    _ = videos | "CountWords" >> CorpusWordCounts(output)
+def count_words(videos: beam.PCollection, output: str, round_: int = 0) -> None:
+    """The branch that counts the train captions' words into OUTPUT/word_counts.json (a retry
+    round: into its own folder, merged by the driver after the round)."""
+    target = round_counts_uri(output, round_) if round_ else None
+    _ = videos | "CountWords" >> CorpusWordCounts(output, target=target)
 
 
 def build_graph(
@@ -228,7 +230,6 @@ def build_graph(
         | "SpreadVideos" >> beam.Reshuffle()
         | "ProcessVideo" >> beam.ParDo(ProcessVideoFn(output, opts, labels, round_))
     )
-    if round_ == 0:  # a retry round's graph sees only its own videos: keep the first counts
-        count_words(videos, output)
+    count_words(videos, output, round_)
     shards = videos | "AssignShards" >> AssignShards(output, opts, first or {}, round_)
     _ = shards | "WriteShard" >> beam.ParDo(WriteShardFn(output))

@@ -31,6 +31,7 @@ from pipeline.rounds import completed_rounds, first_shards
 from pipeline.runner import beam_options, counters
 from pipeline.split_files import SplitFileOptions
 from pipeline.staging import stage_inputs, stage_retry_inputs
+from pipeline.vocabulary import merge_rounds
 from pipeline.work import done_uri, retry_inputs_uri, work_uri
 from vattclips import storage
 
@@ -110,6 +111,8 @@ def run_round(
     log.info("beam counters: %s", ", ".join(f"{k}={v}" for k, v in sorted(counted.items())))
     summary = finalize(output, opts, input_uri, rows_in, round_ + 1, round_, labels)
     summary.counters = counted
+    if round_ and (words := merge_rounds(output, round_ + 1)) is not None:
+        log.info("word counts: %d train videos of %d rounds", words.videos, round_ + 1)
     mine: dict[str, int] = {}
     for sh in summary.shard_list:
         mine[sh.split] = mine.get(sh.split, 0) + 1

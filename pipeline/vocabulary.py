@@ -8,6 +8,10 @@ word's partial sums), keeps the `MAX_WORDS` most frequent (another combiner, bou
 cap) and writes them with the totals. The trainer builds its 2^16-word vocabulary from this
 file at the start of pretraining (docs/shard-format.md, docs/training.md).
 
+A retry round (`--retry-failed`) counts its own videos into its round folder; `merge_rounds`
+then rewrites word_counts.json as the sum of every round's counts (round 0's kept as
+`_work/word_counts.json` once a retry merges, so a merge can be redone and never counts twice).
+
 Words are split by the one rule of `vattclips.words`, the rule of the trainer's tokenizer.
 """
 
@@ -21,15 +25,26 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from pipeline.records import VideoRecord
-from pipeline.work import work_uri
+from pipeline.work import round_folder, work_uri
 from vattclips import storage
-from vattclips.words import WORD_COUNTS_FILE, WordCounts, most_frequent_first, split_words
+from vattclips.words import (
+    WORD_COUNTS_FILE,
+    WordCounts,
+    merge_counts,
+    most_frequent_first,
+    split_words,
+)
 
 # The tail cut: 4x the paper's 2^16-word vocabulary. At HowTo100M's scale the distinct "words"
 # run to millions (names, numbers, ASR misspellings), nearly all seen a handful of times; the
 # kept 2^18 cover any vocabulary up to 4x the paper's, and `tokens` still counts the cut ones,
 # so the [UNK] share of any such vocabulary is exact. ~5 MB of JSON.
 MAX_WORDS = 2**18
+
+
+def round_counts_uri(output: str, round_: int) -> str:
+    """A round's own counts: `_work/word_counts.json` holds round 0's once a retry merged."""
+    return storage.join(output, round_folder(round_), WORD_COUNTS_FILE)
 
 
 def words_uri(output: str, video_id: str) -> str:
@@ -99,7 +114,7 @@ class VideoTotalsFn(beam.CombineFn):
 
 def write_word_counts(
     top: list[tuple[str, int]],
-    output: str,
+    target: str,
     distinct: int,
     totals: tuple[int, int, int, int],
     max_words: int,
@@ -114,16 +129,18 @@ def write_word_counts(
         videos_without_counts=missing,
         max_words=max_words,
     )
-    storage.write_atomic(storage.join(output, WORD_COUNTS_FILE), counts.to_json())
+    storage.write_atomic(target, counts.to_json())
 
 
 class CorpusWordCounts(beam.PTransform):
-    """Video records (ProcessVideo's output) -> OUTPUT/word_counts.json."""
+    """Video records (ProcessVideo's output) -> OUTPUT/word_counts.json (`target`: elsewhere,
+    a retry round's own counts)."""
 
-    def __init__(self, output: str, max_words: int = MAX_WORDS) -> None:
+    def __init__(self, output: str, max_words: int = MAX_WORDS, target: str | None = None) -> None:
         super().__init__()
         self.output = output
         self.max_words = max_words
+        self.target = target or storage.join(output, WORD_COUNTS_FILE)
 
     def expand(self, videos):
         per_video = (
@@ -144,9 +161,31 @@ class CorpusWordCounts(beam.PTransform):
             | "WriteWordCounts"
             >> beam.Map(
                 write_word_counts,
-                self.output,
+                self.target,
                 beam.pvalue.AsSingleton(distinct),
                 beam.pvalue.AsSingleton(totals),
                 self.max_words,
             )
         )
+
+
+def merge_rounds(output: str, rounds: int, max_words: int = MAX_WORDS) -> WordCounts | None:
+    """OUTPUT/word_counts.json = the counts of rounds 0 .. `rounds` - 1 summed (after a retry
+    round). None, and nothing written, when round 0 has no counts (a build from before them).
+
+    Words past a round's cut are not in its list, so a word's sum can miss what a round cut;
+    retry rounds are small next to the first, and `tokens` stays exact.
+    """
+    final = storage.join(output, WORD_COUNTS_FILE)
+    base = round_counts_uri(output, 0)
+    if not storage.exists(base):  # the first merge: keep round 0's own counts aside
+        if not storage.exists(final):
+            return None
+        storage.write_atomic(base, storage.read_bytes(final))
+    uris = [round_counts_uri(output, r) for r in range(rounds)]
+    parts = [WordCounts.from_json(storage.read_bytes(u), name=u) for u in uris if storage.exists(u)]
+    merged = merge_counts(parts)
+    merged.words = merged.words[:max_words]
+    merged.max_words = max_words
+    storage.write_atomic(final, merged.to_json())
+    return merged

@@ -1,5 +1,6 @@
 """Transient failures: a source that is down (HTTP 503) at the first build is retried by
-`--retry-failed`; its clips go to new shards and the committed shards are not touched."""
+`--retry-failed`; its clips go to new shards and the committed shards are not touched, and its
+captions' words join the corpus word counts."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import is_transient
+from pipeline.vocabulary import merge_rounds
 from tests.conftest import free_port
 from tests.pipeline import broken_inputs as bi
 from tests.pipeline.conftest import run_build, write_clock_video, write_manifest
@@ -90,6 +92,16 @@ def test_http_errors_are_told_apart(server):
     assert is_transient(TimeoutError()) and not is_transient(ValueError("not media"))
 
 
+def _vtt(path: Path, text: str) -> str:
+    path.write_text(f"WEBVTT\n\n00:00:00.000 --> 00:00:05.000\n{text}\n")
+    return path.name
+
+
+def _words(out: Path) -> tuple[dict[str, int], int]:
+    counts = json.loads((out / "word_counts.json").read_text())
+    return dict(counts["words"]), counts["videos"]
+
+
 def _shards(out: Path) -> dict[str, tuple[bytes, int]]:
     return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "shards").glob("*")}
 
@@ -100,9 +112,13 @@ def test_a_source_down_at_first_is_retried_into_new_shards(server, tmp_path):
     write_clock_video(server.root / "flaky.mp4", seconds=9.6)
     bi.make_text_file_as_video(tmp_path / "text.mp4")
     rows = [
-        {"id": "a", "video": "a.mp4"},
+        {"id": "a", "video": "a.mp4", "captions": _vtt(tmp_path / "a.vtt", "apples on a plate")},
         {"id": "b", "video": "b.mp4"},
-        {"id": "flaky", "video": _url(server, "flaky.mp4")},
+        {
+            "id": "flaky",
+            "video": _url(server, "flaky.mp4"),
+            "captions": _vtt(tmp_path / "flaky.vtt", "zebras on a plate"),
+        },
         {"id": "gone", "video": _url(server, "gone.mp4")},
         {"id": "text", "video": "text.mp4"},
     ]
@@ -118,6 +134,8 @@ def test_a_source_down_at_first_is_retried_into_new_shards(server, tmp_path):
     assert "1 videos failed for reasons that may pass" in first.stdout
     assert "--retry-failed" in first.stdout
     committed = _shards(out)
+    words, videos = _words(out)
+    assert (words["apples"], words["plate"], videos) == (1, 1, 2) and "zebras" not in words
     before = json.loads((out / "dataset.json").read_text())
     assert [s["name"] for s in before["shards"]] == [f"shards/train-{i:06d}.tar" for i in range(3)]
 
@@ -141,8 +159,13 @@ def test_a_source_down_at_first_is_retried_into_new_shards(server, tmp_path):
     assert not index.key.duplicated().any()
     failures = pd.read_parquet(out / "failures.parquet")
     assert sorted(failures.video_id) == ["gone", "text"]
+    words, videos = _words(out)  # round 0's counts + the retry round's
+    assert (words["apples"], words["zebras"], words["plate"], videos) == (1, 1, 2, 3)
+    merge_rounds(str(out), 2)  # redone, as after an interruption before done.json: no double
+    assert _words(out) == (words, videos)
 
     # nothing left to retry: the same command changes nothing
     last = run_build(manifest, out, *ARGS, "--retry-failed")
     assert "retried" not in last.stdout and _shards(out) == after
+    assert _words(out) == (words, videos)
     pd.testing.assert_frame_equal(index, pd.read_parquet(out / "index.parquet"))
