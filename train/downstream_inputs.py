@@ -94,6 +94,23 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object only")
 
 
+def add_feature_args(p: argparse.ArgumentParser) -> None:
+    """--per, --crops: how the frozen features are taken (train.linear_probe, train.zero_shot)."""
+    p.add_argument(
+        "--per",
+        default="video",
+        choices=("video", "clip"),
+        help="one example per video (its clips' features averaged, default) or per clip",
+    )
+    p.add_argument(
+        "--crops",
+        type=int,
+        default=1,
+        help="spatial crops averaged per clip (3: left/centre/right); 1 = the centre crop "
+        "(default)",
+    )
+
+
 def prepare() -> None:
     """Process setup of a downstream CLI: object-store schemes, quiet Hugging Face bars."""
     register_fsspec_schemes()

@@ -24,15 +24,14 @@ import ray.train
 from clifields import add_arguments, values
 from model import CONFIG_NAMES, VattConfig, load_tokenizer
 from train import cluster
-from train.checkpoint import CheckpointNotFoundError, find_checkpoint, local_copy
+from train.checkpoint import find_checkpoint, local_copy
 from train.classify import evaluate_classifier, load_classifier
 from train.downstream_inputs import labelled_dataset, parse_cli
 from train.finetune_config import FinetuneConfig
 from train.finetune_loop import finetune_loop_per_worker
-from train.pretrain import StorageAccessError, check_inputs, prepare_tokenizer
-from train.ray_fit import RunExistsError, fit, last_checkpoint, prepare_run_folder
+from train.pretrain import check_inputs, prepare_tokenizer
+from train.ray_fit import fit, last_checkpoint, prepare_run_folder, run_errors
 from vattclips import storage
-from vattclips.dataset import DatasetRootError
 
 logger = logging.getLogger("train.finetune")
 
@@ -135,14 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         if checkpoint is None:
             raise ValueError(f"the run in {fc.output} reported no checkpoint")
         scores = score_checkpoint(fc, checkpoint)
-    except (
-        RunExistsError,
-        StorageAccessError,
-        DatasetRootError,
-        CheckpointNotFoundError,
-        ValueError,
-        FileNotFoundError,
-    ) as error:
+    except run_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:

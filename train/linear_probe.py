@@ -27,6 +27,7 @@ import numpy as np
 from train.downstream_inputs import (
     INPUT_ERRORS,
     LabelSet,
+    add_feature_args,
     add_model_args,
     labelled_dataset,
     load_model,
@@ -252,19 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cross-validation there), scored on val.",
     )
     add_model_args(p)
-    p.add_argument(
-        "--per",
-        default="video",
-        choices=("video", "clip"),
-        help="one example per video (its clips averaged, default) or per clip",
-    )
-    p.add_argument(
-        "--crops",
-        type=int,
-        default=1,
-        help="spatial crops averaged per clip (3: left/centre/right); 1 = the centre crop "
-        "(default)",
-    )
+    add_feature_args(p)
     p.add_argument(
         "--shots",
         type=int,

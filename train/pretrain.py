@@ -20,7 +20,7 @@ from clifields import add_arguments, option, values
 from train import logs, ray_fit
 from train.config import TrainConfig
 from train.config import parse_overrides as parse_overrides  # where the CLIs imported it
-from train.ray_fit import RunExistsError
+from train.ray_fit import RunExistsError as RunExistsError  # where callers imported it
 from train.runs import RUNS
 
 # Ray, torch, transformers and the model load in ~8 s: only after the arguments parse, so that
@@ -204,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
     from train import cluster
     from train.loop import CURVES_PNG
     from vattclips import storage
-    from vattclips.dataset import DatasetRootError
 
     started = False
     try:
@@ -215,13 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         if tc.use_gpu:
             cluster.require_gpus(tc.num_workers, local=started)
         result = run(tc, command.resume, command.overwrite, model_cfg=model_cfg)
-    except (
-        RunExistsError,
-        StorageAccessError,
-        DatasetRootError,
-        ValueError,
-        FileNotFoundError,
-    ) as error:
+    except ray_fit.run_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:

@@ -27,6 +27,23 @@ class RunExistsError(Exception):
     """The output folder already holds a run and neither --resume nor --overwrite was given."""
 
 
+def run_errors() -> tuple[type[Exception], ...]:
+    """What a training command (train.pretrain, train.finetune) reports in one `error:` line,
+    exit 2, rather than as a traceback: bad inputs, a run folder in use, an unreachable store."""
+    from train.checkpoint import CheckpointNotFoundError
+    from train.pretrain import StorageAccessError
+    from vattclips.dataset import DatasetRootError
+
+    return (
+        RunExistsError,
+        StorageAccessError,
+        DatasetRootError,
+        CheckpointNotFoundError,
+        ValueError,
+        FileNotFoundError,
+    )
+
+
 def existing_checkpoints(output: str) -> list[str]:
     from train.checkpoint import STATE_FILE
     from vattclips import storage

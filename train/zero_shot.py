@@ -25,6 +25,7 @@ from model import VattModel, encode_texts
 from train.downstream_inputs import (
     INPUT_ERRORS,
     LabelSet,
+    add_feature_args,
     add_model_args,
     labelled_dataset,
     load_model,
@@ -123,15 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--split", default="val", choices=("train", "val"), help="split classified (%(default)s)"
     )
-    p.add_argument(
-        "--per",
-        default="video",
-        choices=("video", "clip"),
-        help="classify each video (its clips' embeddings averaged, default) or each clip",
-    )
-    p.add_argument(
-        "--crops", type=int, default=1, help="spatial crops averaged per clip (%(default)s)"
-    )
+    add_feature_args(p)
     return p
 
 

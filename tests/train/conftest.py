@@ -19,6 +19,7 @@ from transformers import PreTrainedTokenizerFast
 
 from model import VattModel, get_config, train_word_tokenizer
 from tests.train.shardgen import LABELLED, SMALL, write_dataset
+from train import cluster
 from train.checkpoint import TrainState, registered_checkpoint, save_checkpoint
 from train.sample import InputSpec
 from train.text import caption_corpus
@@ -114,3 +115,12 @@ def test_model_overrides() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def spec() -> InputSpec:
     return InputSpec.from_model_config(get_config("tiny", **TEST_MODEL))
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray of 2 CPUs for one test module (train.pretrain / train.finetune run on it)."""
+    os.environ.pop("RAY_ADDRESS", None)
+    assert cluster.connect(cpus=2)
+    yield
+    cluster.shutdown_local()

@@ -7,7 +7,6 @@ scores (mAP) run on the multi-label fixture.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,13 @@ import torch
 
 from model import VattForClassification
 from tests.train.shardgen import label_names
-from train import cluster, downstream
+from train import downstream
 from train.checkpoint import find_checkpoint, read_state
 from train.finetune import EVAL_FILE, run, score_checkpoint
 from train.finetune_config import FinetuneConfig
 from train.ray_fit import RunExistsError, last_checkpoint
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    os.environ.pop("RAY_ADDRESS", None)
-    assert cluster.connect(cpus=2)
-    yield
-    cluster.shutdown_local()
 
 
 def test_finetune_runs_checkpoints_resumes_and_tests(

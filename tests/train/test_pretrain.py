@@ -7,7 +7,6 @@ pipeline writes them), the real model at a small input geometry.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tarfile
 import threading
@@ -21,7 +20,7 @@ import torch
 from model import VattModel
 from tests.train.conftest import SPEC, TEST_MODEL, registered_step
 from tests.train.shardgen import truncate
-from train import cluster, evaluate
+from train import evaluate
 from train.checkpoint import find_checkpoint, read_state
 from train.config import TrainConfig
 from train.loop import CURVES_PNG
@@ -29,14 +28,6 @@ from train.metrics import read_scalars
 from train.pretrain import RunExistsError, run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    os.environ.pop("RAY_ADDRESS", None)
-    assert cluster.connect(cpus=2)
-    yield
-    cluster.shutdown_local()
 
 
 def _config(root: Path, output: Path, **changes) -> TrainConfig:
