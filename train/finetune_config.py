@@ -5,7 +5,7 @@ The recipe, from the reference code's fine-tuning experiment (vatt/configs/exper
 `Finetune`, vatt/configs/dataset.py `Finetune`): SGD with momentum 0.9, peak lr 0.005, 2,500
 linear warmup steps, then cosine decay to 0 (over 100k steps there), gradient clipping at
 global norm 0.75, label smoothing 0.1, colour augmentation and random crops (our `paper`
-preset), 4 clips x 3 crops at test time. The steps default to 1,000 here (a laptop run), as
+preset), mixup with alpha 5 for AudioSet, 4 clips x 3 crops at test time. The steps default to 1,000 here (a laptop run), as
 pretraining's do; DropToken is off (it is pretraining's speed-up; fine-tuning and testing see
 every token).
 """
@@ -50,6 +50,11 @@ class FinetuneConfig(TrainConfig):
         0.1, help="cross-entropy label smoothing (single-label datasets)"
     )
     classifier_dropout: float = option(0.0, help="dropout before the linear head")
+    mixup: float | None = option(
+        None,
+        help="mixup of a batch's inputs and labels in pairs, weight ~ Beta(alpha, alpha); 0 = off; "
+        "default: 5 for multi-label audio sets (the reference's AudioSet recipe), else off",
+    )
     test_crops: int = option(3, help="spatial crops per clip at test time")
 
     def __post_init__(self) -> None:
@@ -60,6 +65,8 @@ class FinetuneConfig(TrainConfig):
             raise ValueError(f"modality must be video or audio, got {self.modality!r}")
         if self.test_crops < 1:
             raise ValueError(f"test_crops must be at least 1, got {self.test_crops}")
+        if self.mixup is not None and self.mixup < 0:
+            raise ValueError(f"mixup must be >= 0 (0 = off), got {self.mixup}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
@@ -67,6 +74,13 @@ class FinetuneConfig(TrainConfig):
     def root(self) -> str:
         """The labelled dataset's root (fine-tuning reads one; pretraining may mix several)."""
         return self.data[0]
+
+    @property
+    def mixup_alpha(self) -> float:
+        """The mixup actually used: --mixup, else 5 for a multi-label audio set, else 0."""
+        if self.mixup is not None:
+            return self.mixup
+        return 5.0 if self.multi_label and self.modality == "audio" else 0.0
 
     def schedule(self) -> ScheduleConfig:
         return dataclasses.replace(super().schedule(), half_cosine=True)  # the reference's decay

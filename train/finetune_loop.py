@@ -5,7 +5,8 @@ The model is a `VattForClassification`: the pretrained run's towers (or random w
 that tower and the head train; the others are frozen (DDP then needs no unused-parameter
 search). A batch's clips without the modality (an audio-only sample for a video classifier) or
 without a label sit out of the loss: cross-entropy with label smoothing, or per-class binary
-cross-entropy for multi-label sets.
+cross-entropy for multi-label sets; with `mixup` (the reference's AudioSet recipe), the inputs
+and targets of a batch's labelled rows are mixed in pairs first.
 """
 
 from __future__ import annotations
@@ -90,18 +91,40 @@ def _spec(cfg: Any, tc: FinetuneConfig) -> InputSpec:
     return InputSpec.from_model_config(cfg, augment_preset(tc.augment), need_video=False)
 
 
+def dense_targets(labels: list[list[int]], classes: int, device: torch.device) -> torch.Tensor:
+    """(B, C) float targets: 1 at each of a clip's label indices (a row of zeros: no label)."""
+    target = torch.zeros(len(labels), classes, device=device)
+    for row, indices in enumerate(labels):
+        target[row, indices] = 1.0
+    return target
+
+
+def mixup_pairs(valid: torch.Tensor, alpha: float) -> tuple[float, torch.Tensor]:
+    """Mixup's weight and partners for one batch: lam ~ Beta(alpha, alpha), one per batch, and
+    for each row the row it is mixed with: a random permutation of the valid rows among
+    themselves (an invalid row keeps itself)."""
+    concentration = torch.tensor(float(alpha))
+    lam = float(torch.distributions.Beta(concentration, concentration).sample())
+    partner = torch.arange(valid.numel(), device=valid.device)
+    rows = valid.nonzero().flatten()
+    partner[rows] = rows[torch.randperm(rows.numel()).to(valid.device)]
+    return lam, partner
+
+
+def mix(x: torch.Tensor, lam: float, partner: torch.Tensor) -> torch.Tensor:
+    """lam * x + (1 - lam) * x[partner], row by row (inputs or targets)."""
+    return lam * x + (1.0 - lam) * x[partner]
+
+
 def classification_loss(
-    logits: torch.Tensor, labels: list[list[int]], valid: torch.Tensor, tc: FinetuneConfig
+    logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, tc: FinetuneConfig
 ) -> torch.Tensor:
-    """Mean loss over the `valid` (B,) rows; 0 (with a graph, for DDP) when there are none."""
-    valid = valid & torch.tensor([bool(row) for row in labels], device=logits.device)
+    """Mean loss over the `valid` (B,) rows with a label; 0 (with a graph, for DDP) when there
+    are none. `target` (B, C): `dense_targets`, mixed or not."""
+    valid = valid & (target.sum(1) > 0)
     if tc.multi_label:
-        target = torch.zeros_like(logits)
-        for row, indices in enumerate(labels):
-            target[row, indices] = 1.0
         per_row = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(1)
-    else:
-        target = torch.tensor([row[0] if row else 0 for row in labels], device=logits.device)
+    else:  # class probabilities: the same loss as class indices when the rows are one-hot
         per_row = F.cross_entropy(
             logits, target, label_smoothing=tc.label_smoothing, reduction="none"
         )
@@ -119,13 +142,15 @@ def finetune_step(
 ) -> dict[str, torch.Tensor]:
     inputs = to_device(batch, device)
     video = tc.modality == "video"
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.use_gpu):
-        if video:
-            logits = forward(video=inputs["video"])
-        else:
-            logits = forward(audio=inputs["audio"])
+    x = inputs["video"] if video else inputs["audio"]
     valid = inputs["video_mask"] if video else inputs["audio_mask"]
-    loss = classification_loss(logits.float(), batch["labels"], valid, tc)
+    target = dense_targets(batch["labels"], len(tc.labels), device)
+    if tc.mixup_alpha > 0:
+        lam, partner = mixup_pairs(valid & (target.sum(1) > 0), tc.mixup_alpha)
+        x, target = mix(x, lam, partner), mix(target, lam, partner)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.use_gpu):
+        logits = forward(video=x) if video else forward(audio=x)
+    loss = classification_loss(logits.float(), target, valid, tc)
     loss.backward()
     return {"loss": loss}
 

@@ -40,6 +40,7 @@ def test_finetune_runs_checkpoints_resumes_and_tests(
         loader_workers=0,
         log_every=1,
         augment="light",
+        mixup=5.0,  # the AudioSet recipe's mixup, on a video set: the step mixes pairs
     )
     result = run(fc)
     out = Path(fc.output)
