@@ -190,6 +190,8 @@ def extract(
     """`outputs` (by default `vatt_features`) of every readable clip of `split` (unreadable
     ones counted, not fatal). With `crops` > 1 the video is read once per spatial crop and the
     outputs averaged per clip."""
+    if crops < 1:
+        raise ValueError(f"--crops must be at least 1, got {crops}")
     device = device or torch.device("cpu")
     model = model.to(device).eval()
     shards = list_shards(data, split)

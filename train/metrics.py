@@ -26,7 +26,7 @@ class StepMeter:
         self._reset()
 
     def _reset(self) -> None:
-        self._sums: dict[str, float] = defaultdict(float)
+        self._sums: dict[str, float | torch.Tensor] = defaultdict(float)
         self._steps = 0
         self._samples = 0
         self._wait = 0.0
@@ -34,11 +34,11 @@ class StepMeter:
 
     def add(self, losses: dict[str, float], samples: int, data_wait: float, skips: dict) -> None:
         """One step of this rank: its loss terms, its samples, seconds it waited for the batch,
-        and the skip counts that came with the batch."""
-        for name, value in losses.items():
-            self._sums[name] += float(value)
-        for name, value in skips.items():
-            self._sums[name] += float(value)
+        and the skip counts that came with the batch. A value on the GPU is summed there:
+        `float()` of it would make the CPU wait for the step, every step."""
+        for name, value in {**losses, **skips}.items():
+            on_device = isinstance(value, torch.Tensor) and value.device.type != "cpu"
+            self._sums[name] = self._sums[name] + (value.detach() if on_device else float(value))
         self._steps += 1
         self._samples += samples
         self._wait += data_wait
@@ -48,10 +48,9 @@ class StepMeter:
         (a collective: every rank calls it at the same step)."""
         elapsed = time.perf_counter() - self._start
         names = sorted(self._sums)
-        local = torch.tensor(
-            [self._sums[n] for n in names] + [self._steps, self._samples, self._wait, elapsed],
-            dtype=torch.float64,
-            device=device,
+        values = [self._sums[n] for n in names] + [self._steps, self._samples, self._wait, elapsed]
+        local = torch.stack(
+            [torch.as_tensor(v, dtype=torch.float64, device=device).reshape(()) for v in values]
         )
         world = 1
         if dist.is_available() and dist.is_initialized():

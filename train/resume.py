@@ -60,8 +60,10 @@ def run_config(output: str) -> dict[str, Any] | None:
 def check_resume(tc: TrainConfig, previous: dict[str, Any]) -> list[str]:
     """The applied differences, as lines; ResumeConflictError naming every refused one."""
     now = tc.to_dict()
-    if isinstance(previous.get("data"), str):  # a run saved before dataset mixtures
-        previous = {**previous, "data": [previous["data"]]}
+    try:  # a run saved by an older version: today's form of its values, defaults for new fields
+        previous = type(tc).from_dict(previous).to_dict()
+    except (TypeError, ValueError):
+        pass  # fields this version does not know: compared as saved, each difference named
     differ = sorted(k for k in set(now) | set(previous) if now.get(k) != previous.get(k))
     differ = [k for k in differ if k != "output"]
     refused = [k for k in differ if k not in (*APPLIED, "batch_size")]

@@ -209,6 +209,8 @@ def test_downstream_commands_fail_in_one_line(
     assert "has 1 class (['red']); need at least 2" in _one_error_line(capsys)
     assert zero_shot.main([*ckpt, "--data", str(labelled_root), "--template", "a video"]) == 2
     assert "has no {} for the class name" in _one_error_line(capsys)
+    assert zero_shot.main([*ckpt, "--data", str(labelled_root), "--crops", "0"]) == 2
+    assert "--crops must be at least 1" in _one_error_line(capsys)
 
     # train.finetune checks the same before Ray starts.
     import ray

@@ -60,6 +60,13 @@ def _fake_run(folder: Path, config: dict) -> None:
     (ckpt / STATE_FILE).write_text(json.dumps({"state": {"step": 2}, "config": config}))
 
 
+def test_resume_of_a_run_saved_before_newer_fields_takes_their_defaults():
+    saved = _trained()
+    saved["data"] = saved["data"][0]  # saved before dataset mixtures: one root, a string
+    del saved["temporal_jitter"], saved["data_weights"]  # fields added since
+    assert check_resume(TrainConfig(data="/data/demo", output="/runs/a"), saved) == []
+
+
 def test_resume_with_another_config_is_one_error_before_ray(capsys, synthetic_root, tmp_path):
     import ray
 
