@@ -46,9 +46,7 @@ _NESTED = {"segments": List(SEGMENT), "neighbors": List(SEGMENT), "probe": PROBE
 _LABELS = ("label", "label_index")
 
 
-def clip_features(
-    meta: dict[str, Any] | None = None, multi_label: bool | None = None
-) -> Features:
+def clip_features(meta: dict[str, Any] | None = None, multi_label: bool | None = None) -> Features:
     """The features of a vatt-clips sample (docs/shard-format.md): the json member's fields are
     `vattclips.meta.ClipMeta`'s. `meta`: datasets types of the manifest's pass-through columns
     to keep, e.g. {"lang": Value("string")}. `multi_label`: a labelled dataset's kind (the json's
