@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from model.collectives import gather_no_grad, gather_with_grad, sum_with_grad, world_size
+from model.config import LOSS_REDUCTIONS
 
 # Replaces masked similarities / temperature: finite, so that no inf - inf can make a NaN, and
 # far below any real one (|similarity| <= 1, so for any temperature above 1e-9).
@@ -152,8 +153,8 @@ def vatt_loss(
         if text_mask is None:
             text_mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device)
         mil_nce = mil_nce_loss(out["video_vt"], text, text_mask, temperature, gather=gather)
-    if reduction not in ("sum", "mean"):
-        raise ValueError(f"reduction={reduction!r} must be 'sum' or 'mean'")
+    if reduction not in LOSS_REDUCTIONS:
+        raise ValueError(f"reduction={reduction!r} must be one of {LOSS_REDUCTIONS}")
     total = nce + mil_nce_weight * mil_nce
     if reduction == "mean":
         total = total / (1.0 + mil_nce_weight)

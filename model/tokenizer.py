@@ -13,7 +13,6 @@ gets every id shifted by one in `encode_texts`; `text_vocab_size` gives the matc
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,14 +47,6 @@ def word_tokenizer(words: Iterable[str], vocab_size: int) -> PreTrainedTokenizer
     )
 
 
-def count_words(texts: Iterable[str]) -> dict[str, int]:
-    """Word frequencies of `texts` by the word rule."""
-    counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(word_rules.split_words(text))
-    return dict(counts)
-
-
 def train_word_tokenizer(
     texts: Iterable[str], vocab_size: int = 8192, min_frequency: int = 1
 ) -> PreTrainedTokenizerFast:
@@ -66,7 +57,7 @@ def train_word_tokenizer(
     letters and digits joined across inner apostrophes, punctuation dropped); words outside the
     vocabulary map to [UNK].
     """
-    ranked = word_rules.most_frequent_first(count_words(texts))
+    ranked = word_rules.most_frequent_first(word_rules.count_words(texts))
     return word_tokenizer((w for w, c in ranked if c >= min_frequency), vocab_size)
 
 

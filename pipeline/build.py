@@ -32,8 +32,9 @@ from pipeline.runner import beam_options, counters
 from pipeline.split_files import SplitFileOptions
 from pipeline.staging import stage_inputs, stage_retry_inputs
 from pipeline.vocabulary import merge_rounds
-from pipeline.work import done_uri, retry_inputs_uri, work_uri
+from pipeline.work import done_uri, staged_inputs_uri, work_uri
 from vattclips import storage
+from vattclips.schema import DATASET_FILE
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def check_output(output: str, opts: BuildOptions, input_uri: str) -> None:
                     f"{output} already holds a dataset built from {prev.get('input')}, not {input_uri}"
                 )
             return
-        if storage.exists(storage.join(output, "dataset.json")):
+        if storage.exists(storage.join(output, DATASET_FILE)):
             raise ConfigError(f"{output} holds a dataset.json but no build record; refusing to mix")
         fs, path = storage.fs_for(output)
         if fs.exists(path) and fs.ls(path, detail=False):
@@ -156,7 +157,7 @@ def build(
     r = len(completed_rounds(output))
     if r == 0:
         summary = round_of(0, chunks, videos)
-    elif storage.exists(retry_inputs_uri(output, r)):  # a retry round was interrupted
+    elif storage.exists(staged_inputs_uri(output, r)):  # a retry round was interrupted
         retry_chunks, n = stage_retry_inputs(output, r, set(), chunks)
         summary = round_of(r, retry_chunks, n)
         summary.retried = n

@@ -22,6 +22,7 @@ from pipeline.records import Failure, LostClips, ShardCommit, ShardEntry, VideoR
 from pipeline.staging import manifest_failures
 from pipeline.work import read_all, round_folder, work_uri
 from vattclips import storage
+from vattclips.schema import DATASET_FILE, FAILURES_FILE, INDEX_FILE
 from vattclips.tables import FAILURES_SCHEMA, INDEX_SCHEMA
 
 INDEX_ROW_GROUP = 100_000  # rows: the index is written as it is read, a group at a time
@@ -92,7 +93,7 @@ def _write_index(
     shards: list[ShardEntry] = []
     rows: list[dict] = []
     with (
-        storage.open_atomic(storage.join(output, "index.parquet")) as f,
+        storage.open_atomic(storage.join(output, INDEX_FILE)) as f,
         pq.ParquetWriter(f, INDEX_SCHEMA) as w,
     ):
         for rec in records:
@@ -155,7 +156,7 @@ def finalize(
                 spills.append(storage.join(output, v.spill))
     failures.sort(key=lambda r: (r.line, r.stage, r.error))
     table = pa.Table.from_pylist([asdict(r) for r in failures], schema=FAILURES_SCHEMA)
-    with storage.open_atomic(storage.join(output, "failures.parquet")) as f:
+    with storage.open_atomic(storage.join(output, FAILURES_FILE)) as f:
         pq.write_table(table, f)
     s.videos_failed = rows_in - s.videos_ok
     for r in failures:
@@ -183,7 +184,7 @@ def finalize(
     }
     # written last: a reader that goes by dataset.json sees the shards of the finished rounds
     storage.write_atomic(
-        storage.join(output, "dataset.json"), json.dumps(dataset, indent=1, sort_keys=True).encode()
+        storage.join(output, DATASET_FILE), json.dumps(dataset, indent=1, sort_keys=True).encode()
     )
     storage.remove_many(spills)
     return s

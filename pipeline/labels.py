@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-Label = str | list[str]
+from vattclips.meta import Label
 
 
 def parse_label(value: Any) -> Label | None:

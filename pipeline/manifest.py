@@ -32,13 +32,13 @@ from pipeline.errors import ConfigError
 from pipeline.labels import Label, parse_label
 from vattclips import storage
 from vattclips.keys import default_video_id, sanitize_id
+from vattclips.schema import SPLITS
 
 logger = logging.getLogger(__name__)
 
 _FORMATS = {"jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv", "parquet": "parquet", "json": "json"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _RESERVED = ("video", "id", "captions", "label", "split", "start", "end")
-SPLITS = ("train", "val")
 _PARQUET_BATCH_ROWS = 1024
 _JSON_CHUNK_CHARS = 1 << 18  # caption.json read size; a peak of a few of these
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pipeline.errors import ConfigError
 from pipeline.manifest import ManifestError, ManifestRow
 from pipeline.split_files import SplitFileOptions, read_input
+from pipeline.work import staged_inputs_uri
 from vattclips import storage
 
 
@@ -79,7 +80,7 @@ def check_inputs(
     staged copy, so a manifest moved away since does not stop it)."""
     check_output_is_a_folder(output)
     try:
-        staged = storage.exists(storage.join(output, "_work", "inputs", "_DONE.json"))
+        staged = storage.exists(staged_inputs_uri(output, 0))
     except Exception:  # noqa: BLE001 - an unreachable output is check_output's to report
         staged = False
     if not staged:

@@ -15,7 +15,7 @@ from pipeline.labels import LabelCollector, LabelSpace
 from pipeline.manifest import ManifestError, ManifestProblem, ManifestRow
 from pipeline.records import Failure
 from pipeline.split_files import SplitFileOptions, read_input
-from pipeline.work import read_all, retry_inputs_uri, round_folder, work_uri
+from pipeline.work import read_all, round_folder, staged_inputs_uri, work_uri
 from vattclips import storage
 
 CHUNK_ROWS = 200  # manifest rows per input chunk: the unit Beam reads
@@ -57,22 +57,14 @@ def stage_inputs(
     each clip's label index must be known before any clip is cut; kept in _DONE.json so that
     a resumed build uses the same list.
     """
-    done_uri = work_uri(output, "inputs", "_DONE.json")
+    done_uri = staged_inputs_uri(output, 0)
     if storage.exists(done_uri):
         done = StagedInputs.from_json(storage.read_bytes(done_uri))
         return done.chunks, done.rows or 0, done.videos, done.labels
-    chunks: list[str] = []
+    chunks = _ChunkWriter(output, 0)
     problems: list[Failure] = []
-    batch: list[str] = []
     rows = 0
     labels = LabelCollector()
-
-    def flush() -> None:
-        uri = work_uri(output, "inputs", f"{len(chunks):06d}.jsonl")
-        storage.write_atomic(uri, "".join(batch).encode())
-        chunks.append(uri)
-        batch.clear()
-
     try:
         for item in read_input(input_uri, video_root, split_files):
             rows += 1
@@ -80,21 +72,18 @@ def stage_inputs(
                 problems.append(Failure(item.source, item.line, "", "manifest", item.error))
                 continue
             labels.add(item.label)
-            batch.append(item.to_json() + "\n")
-            if len(batch) >= CHUNK_ROWS:
-                flush()
+            chunks.add(item.to_json())
     except ManifestError as exc:
         raise ConfigError(str(exc)) from exc
-    if batch:
-        flush()
+    chunks.flush()
     storage.write_atomic(
         work_uri(output, "manifest-failures.jsonl"),
         "".join(_manifest_failure_line(p) for p in problems).encode(),
     )
     videos = rows - len(problems)
     space = labels.space()
-    storage.write_atomic(done_uri, StagedInputs(chunks, videos, rows, space).to_json())
-    return chunks, rows, videos, space
+    storage.write_atomic(done_uri, StagedInputs(chunks.uris, videos, rows, space).to_json())
+    return chunks.uris, rows, videos, space
 
 
 def _manifest_failure_line(f: Failure) -> str:
@@ -116,28 +105,39 @@ def stage_retry_inputs(
     output: str, round_: int, retry: set[str], chunks: list[str]
 ) -> tuple[list[str], int]:
     """The manifest rows of the videos to retry -> `{round folder}/inputs/` (once)."""
-    done = retry_inputs_uri(output, round_)
+    done = staged_inputs_uri(output, round_)
     if storage.exists(done):
         staged = StagedInputs.from_json(storage.read_bytes(done))
         return staged.chunks, staged.videos
-    out: list[str] = []
-    batch: list[str] = []
+    out = _ChunkWriter(output, round_)
     rows = 0
-
-    def flush() -> None:
-        uri = storage.join(output, round_folder(round_), "inputs", f"{len(out):06d}.jsonl")
-        storage.write_atomic(uri, "".join(batch).encode())
-        out.append(uri)
-        batch.clear()
-
     for data in read_all(chunks):
         for line in data.decode("utf-8").splitlines():
             if line.strip() and ManifestRow.from_json(line).video_id in retry:
-                batch.append(line + "\n")
+                out.add(line)
                 rows += 1
-                if len(batch) >= CHUNK_ROWS:
-                    flush()
-    if batch:
-        flush()
-    storage.write_atomic(done, StagedInputs(out, rows).to_json())
-    return out, rows
+    out.flush()
+    storage.write_atomic(done, StagedInputs(out.uris, rows).to_json())
+    return out.uris, rows
+
+
+class _ChunkWriter:
+    """Manifest rows (JSON lines) into a round's `inputs/NNNNNN.jsonl`, CHUNK_ROWS per file."""
+
+    def __init__(self, output: str, round_: int) -> None:
+        self.folder = storage.join(output, round_folder(round_), "inputs")
+        self.uris: list[str] = []
+        self._lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self._lines.append(line + "\n")
+        if len(self._lines) >= CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._lines:
+            return
+        uri = storage.join(self.folder, f"{len(self.uris):06d}.jsonl")
+        storage.write_atomic(uri, "".join(self._lines).encode())
+        self.uris.append(uri)
+        self._lines.clear()

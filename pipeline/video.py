@@ -193,8 +193,6 @@ def process_video(
                 fail(exc.stage, exc.message)
                 segs, text_source = [], "none"
             engine = asr.engine_name_for(opts.asr) if not segs and row.captions is None else None
-            if engine and opts.asr == "auto" and not p.has_audio:
-                engine = None
             asr_pcm = os.path.join(tmpdir, "asr.s16le") if engine else None
             # decode once: clip media spill to local files so memory stays flat
             done = []

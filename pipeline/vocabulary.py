@@ -18,7 +18,6 @@ Words are split by the one rule of `vattclips.words`, the rule of the trainer's 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -30,9 +29,9 @@ from vattclips import storage
 from vattclips.words import (
     WORD_COUNTS_FILE,
     WordCounts,
+    count_words,
     merge_counts,
     most_frequent_first,
-    split_words,
 )
 
 # The tail cut: 4x the paper's 2^16-word vocabulary. At HowTo100M's scale the distinct "words"
@@ -53,12 +52,8 @@ def words_uri(output: str, video_id: str) -> str:
 
 def write_video_words(output: str, video_id: str, texts: Iterable[str]) -> None:
     """Count the words of one train video's captions (each given once) into _work/words/."""
-    counts: Counter[str] = Counter()
-    captions = 0
-    for text in texts:
-        counts.update(split_words(text))
-        captions += 1
-    body = {"captions": captions, "words": dict(sorted(counts.items()))}
+    texts = list(texts)
+    body = {"captions": len(texts), "words": dict(sorted(count_words(texts).items()))}
     data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
     storage.write_atomic(words_uri(output, video_id), data)
 
@@ -73,10 +68,10 @@ class VideoWords:
 
 
 def read_video_words(record: VideoRecord, output: str) -> VideoWords:
-    uri = words_uri(output, record.video_id)
-    if not storage.exists(uri):
+    try:  # one request per video (an exists() first would be two, on a bucket)
+        body = json.loads(storage.read_bytes(words_uri(output, record.video_id)))
+    except FileNotFoundError:
         return VideoWords(0, None)
-    body = json.loads(storage.read_bytes(uri))
     return VideoWords(int(body["captions"]), {str(w): int(c) for w, c in body["words"].items()})
 
 

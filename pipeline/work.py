@@ -47,7 +47,8 @@ def done_uri(output: str, round_: int) -> str:
     return storage.join(output, round_folder(round_), "done.json")
 
 
-def retry_inputs_uri(output: str, round_: int) -> str:
+def staged_inputs_uri(output: str, round_: int) -> str:
+    """The record that a round's inputs are staged (its chunk list; round 0's label space)."""
     return storage.join(output, round_folder(round_), "inputs", "_DONE.json")
 
 

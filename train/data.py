@@ -169,7 +169,6 @@ class ClipStream:
             samples = tuple(shard_samples) if shard_samples is not None else None
             self.sources = (Source("data", tuple(data), samples),)
         self.weights = mixture_weights(self.sources)
-        self.urls = tuple(u for s in self.sources for u in s.urls)
         known = all(s.samples is not None for s in self.sources)
         self.shard_samples = (
             {u: n for s in self.sources for u, n in zip(s.urls, s.samples)} if known else None

@@ -25,6 +25,7 @@ from train.checkpoint import find_checkpoint, local_copy
 from train.finetune_config import FinetuneConfig
 from train.loop import Task, run_worker
 from train.sample import InputSpec
+from train.scores import multi_hot
 from train.step import to_device
 
 logger = logging.getLogger(__name__)
@@ -92,11 +93,9 @@ def _spec(cfg: Any, tc: FinetuneConfig) -> InputSpec:
 
 
 def dense_targets(labels: list[list[int]], classes: int, device: torch.device) -> torch.Tensor:
-    """(B, C) float targets: 1 at each of a clip's label indices (a row of zeros: no label)."""
-    target = torch.zeros(len(labels), classes, device=device)
-    for row, indices in enumerate(labels):
-        target[row, indices] = 1.0
-    return target
+    """(B, C) float targets: 1 at each of a clip's label indices (a row of zeros: no label),
+    built on the host and moved in one copy."""
+    return torch.from_numpy(multi_hot(labels, classes)).to(device, torch.float32)
 
 
 def mixup_pairs(valid: torch.Tensor, alpha: float) -> tuple[float, torch.Tensor]:
@@ -145,8 +144,9 @@ def finetune_step(
     x = inputs["video"] if video else inputs["audio"]
     valid = inputs["video_mask"] if video else inputs["audio_mask"]
     target = dense_targets(batch["labels"], len(tc.labels), device)
+    valid = valid & (target.sum(1) > 0)  # rows with the modality and a label
     if tc.mixup_alpha > 0:
-        lam, partner = mixup_pairs(valid & (target.sum(1) > 0), tc.mixup_alpha)
+        lam, partner = mixup_pairs(valid, tc.mixup_alpha)
         x, target = mix(x, lam, partner), mix(target, lam, partner)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.use_gpu):
         logits = forward(video=x) if video else forward(audio=x)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import tempfile
 import time
@@ -193,10 +192,13 @@ def run_worker(config: dict[str, Any], task: Task) -> None:
         for batch in loader:  # one epoch: the same number of batches on every rank
             wait = time.perf_counter() - mark
             losses = task.step(forward, batch, device, cfg, tc, gather)
-            # The global L2 norm, logged; clipped to it only with --grad-clip > 0.
-            grad_norm = torch.nn.utils.clip_grad_norm_(
-                ddp_model.parameters(), tc.grad_clip or math.inf
-            )
+            # The global L2 norm, logged; clipped to it only with --grad-clip > 0 (without,
+            # only measured: clip_grad_norm_ would still scale every gradient by 1.0).
+            if tc.grad_clip:
+                grad_norm = torch.nn.utils.clip_grad_norm_(ddp_model.parameters(), tc.grad_clip)
+            else:
+                grads = [p.grad for p in ddp_model.parameters() if p.grad is not None]
+                grad_norm = torch.nn.utils.get_total_norm(grads)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()

@@ -49,7 +49,7 @@ def train_step(
             audio_mask=inputs["audio_mask"],  # (B,) clips without audio sit out of NCE
             temperature=cfg.temperature,
             mil_nce_weight=cfg.mil_nce_weight,
-            reduction=getattr(cfg, "loss_reduction", "sum"),  # configs saved before it: sum
+            reduction=cfg.loss_reduction,  # "sum" for configs saved before it (its default)
             gather=gather,
         )
     losses["loss"].backward()

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from transformers import PreTrainedTokenizerFast
 
 from model import word_tokenizer
-from model.tokenizer import count_words
 from train.text import caption_corpus
 from vattclips.dataset import list_shards, read_word_counts
 from vattclips.words import (
     RULE,
     WORD_COUNTS_FILE,
     WordCounts,
+    count_words,
     merge_counts,
     most_frequent_first,
 )

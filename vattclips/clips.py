@@ -88,7 +88,8 @@ class Clip:
             pixels = decode_frames(sample[MP4], frames) if video and MP4 in sample else None
             wave, rate = None, int(meta.get("sample_rate") or 0)
             if audio and FLAC in sample:
-                rate = sample_rate or flac_rate(sample[FLAC])
+                # the json's sample_rate is the member's own (the format says so): one open
+                rate = sample_rate or rate or flac_rate(sample[FLAC])
                 wave = decode_waveform(sample[FLAC], rate)
             stored = meta.get("neighbors") or []
             k = len(stored) if neighbors is None else neighbors

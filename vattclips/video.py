@@ -70,13 +70,6 @@ def _build_graph(
     return graph
 
 
-def probe_size(data: bytes) -> tuple[int, int, int]:
-    """(width, height, frames) of an mp4 from its header (frames = 0 when not recorded)."""
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        return stream.codec_context.width, stream.codec_context.height, stream.frames
-
-
 def decode_clip(
     data: bytes,
     frames: int,

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tokenizers import Regex, normalizers, pre_tokenizers
@@ -125,6 +127,14 @@ class WordCounts:
             max_words=int(body.get("max_words", 0)),
             rule=str(body.get("rule", "")),
         )
+
+
+def count_words(texts: Iterable[str]) -> dict[str, int]:
+    """Word frequencies of `texts` by the word rule."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(split_words(text))
+    return dict(counts)
 
 
 def most_frequent_first(counts: dict[str, int]) -> list[tuple[str, int]]:

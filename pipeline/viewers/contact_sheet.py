@@ -13,7 +13,6 @@ so `ContactSheet.cells` says exactly where each frame was drawn.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import textwrap
 from collections import Counter
@@ -25,6 +24,7 @@ import pyarrow.compute as pc
 from pipeline.errors import ConfigError
 from vattclips import dataset, storage
 from vattclips.audio import decode_waveform, flac_rate
+from vattclips.meta import read_meta
 from vattclips.tars import iter_samples
 from vattclips.video import VideoDecodeError, decode_frames
 
@@ -170,7 +170,7 @@ def read_samples(output: str, picks: list[Pick]) -> list[tuple[Pick, dict]]:
 
 def decode_clip(pick: Pick, sample: dict, n_frames: int) -> Clip:
     """Decode the frames and audio of one sample; keep `n_frames` frames evenly spread."""
-    meta = json.loads(sample["json"])
+    meta = read_meta(sample)
     if "mp4" not in sample:  # an audio-only sample: one blank cell where the frames would be
         every = [np.full((144, 256, 3), 235, dtype=np.uint8)]
     else:
@@ -183,8 +183,8 @@ def decode_clip(pick: Pick, sample: dict, n_frames: int) -> Clip:
     idx = np.unique(np.linspace(0, len(every) - 1, min(n_frames, len(every))).round().astype(int))
     fps = float(meta.get("fps") or 10.0)
     audio, rate = None, int(meta.get("sample_rate") or 0)
-    if "flac" in sample:
-        rate = flac_rate(sample["flac"])
+    if "flac" in sample:  # the json's sample_rate is the member's own: one open
+        rate = rate or flac_rate(sample["flac"])
         audio = decode_waveform(sample["flac"], rate)
     return Clip(
         key=pick.key,
